@@ -1,0 +1,31 @@
+# The two commands of the README. Both create or reuse .venv and install only when
+# pyproject.toml or the constraints changed (a stamp file records the last install).
+PYTHON      ?= python3
+VENV        ?= .venv
+# torch==2.13.0 is the local CPU wheel on our machines; elsewhere: make test CONSTRAINTS=/dev/null
+CONSTRAINTS ?= constraints.txt
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.vlmkit-installed
+
+.PHONY: demo test install clean-outputs
+
+demo: $(STAMP)
+	@echo ">> running the notebook series on the profile in VLMKIT_PROFILE (default: tiny)"
+	$(BIN)/python -m vlmkit.series --out outputs/demo
+
+test: $(STAMP)
+	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes)"
+	$(BIN)/python -m pytest tests
+	VLMKIT_SMOKE=1 VLMKIT_CHECKPOINT_DIR=outputs/ci-checkpoints $(BIN)/python -m pytest --nbval-lax notebooks
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@echo ">> installing vlmkit[dev] into $(VENV) (constraints: $(CONSTRAINTS))"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	@touch $@
+
+clean-outputs:
+	rm -rf outputs

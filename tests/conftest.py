@@ -1,0 +1,29 @@
+"""Shared test fixtures: the real COCO sample, and a deterministic hypothesis profile."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=200)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(scope="session")
+def coco_sample_dir() -> Path:
+    """The real COCO val2017 sample that sits in ``../shared`` beside the checkout.
+
+    Override with VLMKIT_COCO_SAMPLE. In CI it must exist, so there a missing folder fails.
+    """
+    path = Path(os.environ.get("VLMKIT_COCO_SAMPLE", REPO_ROOT.parent / "shared/data/coco-val2017-sample"))
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the COCO sample is missing in CI: {path}")
+        pytest.skip(f"COCO sample not found at {path} (set VLMKIT_COCO_SAMPLE)")
+    return path

@@ -1,0 +1,165 @@
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vlmkit.codecs import FORMATS, Codec, ParseFailure, Quantizer
+
+sizes = st.integers(min_value=8, max_value=2000)
+bins = st.sampled_from([16, 64, 100, 1000])
+fmts = st.sampled_from(FORMATS)
+
+
+@st.composite
+def image_and_box(draw):
+    w, h = draw(sizes), draw(sizes)
+    x1, x2 = sorted(draw(st.floats(0, w, allow_nan=False)) for _ in range(2))
+    y1, y2 = sorted(draw(st.floats(0, h, allow_nan=False)) for _ in range(2))
+    return w, h, (x1, y1, x2, y2)
+
+
+@st.composite
+def image_and_polygons(draw):
+    w, h = draw(sizes), draw(sizes)
+    n_parts = draw(st.integers(1, 3))
+    parts = []
+    for _ in range(n_parts):
+        n = draw(st.integers(3, 12))
+        parts.append([(draw(st.floats(0, w)), draw(st.floats(0, h))) for _ in range(n)])
+    return w, h, parts
+
+
+def test_quantizer_rule_bins_and_centres():
+    q = Quantizer(64)
+    assert q.to_bin(0, 64) == 0 and q.to_bin(63.99, 64) == 63 and q.to_bin(64, 64) == 63
+    assert q.to_bin(-5, 64) == 0  # clipped
+    assert q.from_bin(10, 64) == 10.5
+    assert Quantizer(1000).from_bin(0, 500) == 0.25
+
+
+@given(image_and_box(), bins, fmts)
+def test_box_round_trip_within_quantisation_error(data, n, fmt):
+    w, h, box = data
+    codec = Codec(fmt, n)
+    parsed = codec.parse_box(codec.encode_box(box, w, h), w, h)
+    tol_x, tol_y = w / (2 * n) + 1e-9, h / (2 * n) + 1e-9
+    if parsed.failure is ParseFailure.DEGENERATE:  # both corners fell into one bin
+        assert abs(box[2] - box[0]) < 2 * tol_x or abs(box[3] - box[1]) < 2 * tol_y
+        return
+    assert parsed.ok, parsed
+    for got, want, tol in zip(parsed.value, box, (tol_x, tol_y, tol_x, tol_y)):
+        assert abs(got - want) <= tol
+
+
+@given(image_and_polygons(), bins, fmts)
+def test_polygon_round_trip_within_quantisation_error(data, n, fmt):
+    w, h, parts = data
+    codec = Codec(fmt, n)
+    try:
+        text = codec.encode_polygons(parts, w, h)
+    except ValueError as err:  # only when every part collapses into fewer than 3 bins
+        assert "collapses" in str(err)
+        assert all(len(set(codec._bins(p, w, h))) < 3 for p in parts)
+        return
+    parsed = codec.parse_polygons(text, w, h)
+    assert parsed.ok, parsed
+    tol = max(w, h) / (2 * n) + 1e-9
+    originals = [v for part in parts for v in part]
+    for part in parsed.value:
+        for x, y in part:  # every decoded vertex is within half a bin of some original vertex
+            assert any(abs(x - ox) <= tol and abs(y - oy) <= tol for ox, oy in originals)
+
+
+@given(st.text(max_size=200), fmts, bins)
+def test_parsers_never_raise_on_arbitrary_text(text, fmt, n):
+    codec = Codec(fmt, n)
+    for result in (codec.parse_box(text, 100, 100), codec.parse_polygons(text, 100, 100)):
+        assert result.ok or isinstance(result.failure, ParseFailure)
+
+
+@given(st.lists(st.sampled_from(["<bbox>", "</bbox>", "<polygon>", "</polygon>", "<loc_3>", "<loc_99999>",
+                                 "<sep>", "(", ")", ",", "{", "}", '"x_min":', "12", "-4", "abc", "[", "]",
+                                 '"polygons":', " "]), max_size=30), fmts)
+def test_parsers_never_raise_on_near_miss_token_soup(tokens, fmt):
+    codec = Codec(fmt, 64)
+    text = " ".join(tokens)
+    for result in (codec.parse_box(text, 64, 64), codec.parse_polygons(text, 64, 64)):
+        assert result.ok or isinstance(result.failure, ParseFailure)
+
+
+def test_box_text_in_each_format():
+    box, w, h = (0, 0, 32, 64), 64, 64
+    assert Codec("tags", 64).encode_box(box, w, h) == "<bbox> 0 0 32 63 </bbox>"
+    assert json.loads(Codec("json", 64).encode_box(box, w, h)) == {"x_min": 0, "y_min": 0, "x_max": 32, "y_max": 63}
+    assert Codec("loc", 64).encode_box(box, w, h) == "<loc_0> <loc_0> <loc_32> <loc_63>"
+
+
+def test_polygon_text_in_each_format_with_two_parts():
+    parts = [[(10, 10), (20, 10), (20, 20)], [(40, 40), (50, 40), (50, 50)]]
+    assert Codec("loc", 64).encode_polygons(parts, 64, 64) == (
+        "<loc_10> <loc_10> <loc_20> <loc_10> <loc_20> <loc_20> <sep> <loc_40> <loc_40> <loc_50> <loc_40> <loc_50> <loc_50>"
+    )
+    assert Codec("tags", 64).encode_polygons(parts[:1], 64, 64) == "<polygon> (10,10) (20,10) (20,20) </polygon>"
+    assert json.loads(Codec("json", 64).encode_polygons(parts, 64, 64))["polygons"][1][0] == [40, 40]
+
+
+def test_whitespace_inserted_by_a_word_level_decoder_is_ignored():
+    codec = Codec("json", 64)
+    spaced = '{ " x _ min " : 1 , " y _ min " : 2 , " x _ max " : 30 , " y _ max " : 40 }'
+    assert codec.parse_box(spaced, 64, 64).value == (1.5, 2.5, 30.5, 40.5)
+    assert Codec("tags", 64).parse_polygons("<polygon> ( 1 , 2 ) ( 30 , 2 ) ( 30 , 40 ) </polygon>", 64, 64).ok
+
+
+def test_swapped_corners_are_normalised_and_degenerate_reported():
+    codec = Codec("tags", 64)
+    assert codec.parse_box("<bbox> 30 40 1 2 </bbox>", 64, 64).value == (1.5, 2.5, 30.5, 40.5)
+    degenerate = codec.parse_box("<bbox> 5 5 5 9 </bbox>", 64, 64)
+    assert degenerate.failure is ParseFailure.DEGENERATE and not degenerate.ok
+
+
+@pytest.mark.parametrize(
+    "fmt, text, reason",
+    [
+        ("tags", "", ParseFailure.EMPTY),
+        ("tags", "a red circle", ParseFailure.NO_OPENING),
+        ("tags", "<bbox> 1 2 3", ParseFailure.TRUNCATED),
+        ("tags", "<bbox> 1 2 3 </bbox>", ParseFailure.WRONG_COUNT),
+        ("tags", "<bbox> 1 two 3 4 </bbox>", ParseFailure.NON_NUMERIC),
+        ("tags", "<bbox> 1 2 3 64 </bbox>", ParseFailure.OUT_OF_RANGE),
+        ("json", '{"x_min": 1, "y_min": 2', ParseFailure.TRUNCATED),
+        ("json", '{"x_min": 1, "y_min": 2}', ParseFailure.WRONG_COUNT),
+        ("json", '{"x_min": "a", "y_min": 2, "x_max": 3, "y_max": 4}', ParseFailure.NON_NUMERIC),
+        ("loc", "<loc_1> <loc_2> <loc_3>", ParseFailure.WRONG_COUNT),
+        ("loc", "<loc_1> <loc_2> <loc_3> <loc_64>", ParseFailure.OUT_OF_RANGE),
+        ("loc", "<loc_1> <loc_2> blue <loc_3> <loc_4>", ParseFailure.NON_NUMERIC),
+    ],
+)
+def test_box_failures_are_typed(fmt, text, reason):
+    assert Codec(fmt, 64).parse_box(text, 64, 64).failure is reason
+
+
+@pytest.mark.parametrize(
+    "fmt, text, reason",
+    [
+        ("loc", "<loc_1> <loc_2> <loc_3>", ParseFailure.TRUNCATED),
+        ("loc", "<loc_1> <loc_1> <loc_1> <loc_1> <loc_1> <loc_1>", ParseFailure.DEGENERATE),
+        ("tags", "<polygon> (1,2) (3,4) (5,6)", ParseFailure.TRUNCATED),
+        ("tags", "<polygon> (1,2) (3,x) (5,6) </polygon>", ParseFailure.NON_NUMERIC),
+        ("json", '{"polygons": [[[1, 2], [3]]]}', ParseFailure.WRONG_COUNT),
+    ],
+)
+def test_polygon_failures_are_typed(fmt, text, reason):
+    assert Codec(fmt, 64).parse_polygons(text, 64, 64).failure is reason
+
+
+def test_bad_codec_settings_are_rejected():
+    with pytest.raises(ValueError, match="unknown codec format"):
+        Codec("xml", 64)
+    with pytest.raises(ValueError, match="num_bins"):
+        Codec("loc", 1)
+
+
+def test_special_tokens_cover_the_format():
+    assert len(Codec("loc", 64).special_tokens()) == 65
+    assert "<bbox>" in Codec("tags", 64).special_tokens()

@@ -1,0 +1,1 @@
+"""vlmkit: learn and do visual grounding with a small vision-language model."""

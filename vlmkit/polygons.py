@@ -1,0 +1,166 @@
+"""Polygons and masks: rasterise, trace, simplify, and put vertices in a learnable order.
+
+Conventions (shared with the codecs and every dataset):
+
+* A polygon is a list of ``(x, y)`` vertices in pixels of the original image; an
+  object is a list of polygons (parts), because occlusion splits COCO objects.
+* Coordinates follow COCO: pixel ``(col, row)`` covers ``[col, col+1) x [row, row+1)``,
+  so its centre is ``(col + 0.5, row + 0.5)``. scikit-image puts pixel centres at
+  integer coordinates; :func:`mask_to_polygons` adds the half pixel. Skipping that
+  shift costs about 0.08 mask IoU on COCO (see ``../shared/NOTES.md``).
+* Rasterising uses pycocotools, the implementation COCO's own evaluation uses.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from skimage import measure
+
+Point = tuple[float, float]
+Polygon = list[Point]
+
+
+class PolygonError(ValueError):
+    """A polygon that cannot describe an area (odd coordinate count, fewer than 3 vertices...)."""
+
+
+def flat_to_points(flat: Sequence[float]) -> Polygon:
+    """COCO ``[x1, y1, x2, y2, ...]`` -> ``[(x1, y1), (x2, y2), ...]``, rejecting malformed input."""
+    if len(flat) % 2:
+        raise PolygonError(f"a flat polygon needs an even number of values, got {len(flat)}")
+    if len(flat) < 6:
+        raise PolygonError(f"a polygon needs at least 3 vertices, got {len(flat) // 2}")
+    values = [float(v) for v in flat]
+    if not all(np.isfinite(values)):
+        raise PolygonError("a polygon has a non-finite coordinate")
+    return list(zip(values[0::2], values[1::2]))
+
+
+def points_to_flat(points: Sequence[Point]) -> list[float]:
+    """``[(x, y), ...]`` -> COCO ``[x, y, ...]``."""
+    return [float(c) for point in points for c in point]
+
+
+def signed_area(points: Sequence[Point]) -> float:
+    """Shoelace area; positive when the vertices run clockwise on screen (y pointing down)."""
+    pts = np.asarray(points, dtype=np.float64)
+    x, y = pts[:, 0], pts[:, 1]
+    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+def polygons_to_mask(polygons: Sequence[Sequence[Point]], height: int, width: int) -> np.ndarray:
+    """Rasterise the union of ``polygons`` to a boolean ``(height, width)`` mask with pycocotools."""
+    flats = [points_to_flat(p) for p in polygons if len(p) >= 3]
+    if not flats:
+        return np.zeros((height, width), dtype=bool)
+    rles = mask_utils.frPyObjects(flats, height, width)
+    return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+
+
+def rle_to_mask(rle: dict, height: int, width: int) -> np.ndarray:
+    """Decode a COCO RLE, compressed (``counts`` a string) or not (``counts`` a list)."""
+    if isinstance(rle.get("counts"), list):
+        rle = mask_utils.frPyObjects(rle, height, width)
+    return mask_utils.decode(rle).astype(bool)
+
+
+def mask_to_rle(mask: np.ndarray) -> dict:
+    """Boolean mask -> compressed COCO RLE (what pycocotools' IoU takes)."""
+    return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+
+
+def canonical_order(polygons: Sequence[Sequence[Point]]) -> list[Polygon]:
+    """Make the vertex sequence learnable: every part clockwise on screen, starting at the
+    vertex nearest the image origin, parts sorted by that starting vertex (as in PolyFormer).
+
+    Without a canonical order the same outline has ``2 * n`` valid spellings and the
+    language model is punished for choosing a different one than the target.
+    """
+    ordered = []
+    for part in polygons:
+        pts = [(float(x), float(y)) for x, y in part]
+        if signed_area(pts) < 0:
+            pts.reverse()
+        start = min(range(len(pts)), key=lambda i: (pts[i][0] ** 2 + pts[i][1] ** 2, pts[i][1], pts[i][0]))
+        ordered.append(pts[start:] + pts[:start])
+    ordered.sort(key=lambda p: (p[0][0] ** 2 + p[0][1] ** 2, p[0][1], p[0][0]))
+    return ordered
+
+
+def _simplify(polygons: Sequence[np.ndarray], tolerance: float) -> list[np.ndarray]:
+    out = []
+    for ring in polygons:
+        closed = np.vstack([ring, ring[:1]])
+        approx = measure.approximate_polygon(closed, tolerance)[:-1]  # drop the closing repeat
+        if len(approx) >= 3:
+            out.append(approx)
+    return out
+
+
+def simplify_to_budget(polygons: Sequence[Sequence[Point]], max_vertices: int) -> list[Polygon]:
+    """Douglas-Peucker with the smallest shared tolerance whose result fits ``max_vertices``
+    vertices over all parts (bisection on the tolerance).
+
+    One tolerance for all parts keeps detail where the outline has it, unlike a
+    uniform stride, which drops corners and keeps points on straight edges.
+    """
+    if max_vertices < 4:
+        # Douglas-Peucker on a closed ring jumps from 4 vertices to a 2-vertex sliver.
+        raise ValueError(f"a vertex budget must be at least 4, got {max_vertices}")
+    rings = [np.asarray(p, dtype=np.float64) for p in polygons if len(p) >= 3]
+    count = lambda rs: sum(len(r) for r in rs)  # noqa: E731
+    if count(rings) <= max_vertices:
+        return [[tuple(v) for v in r] for r in rings]
+    lo, hi = 0.0, 1.0
+    while count(_simplify(rings, hi)) > max_vertices:
+        hi *= 2
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if count(_simplify(rings, mid)) > max_vertices:
+            lo = mid
+        else:
+            hi = mid
+    simplified = _simplify(rings, hi)
+    if not simplified:
+        raise ValueError(f"no part of the polygon survives simplification to {max_vertices} vertices")
+    return [[(float(x), float(y)) for x, y in r] for r in simplified]
+
+
+def mask_to_polygons(mask: np.ndarray, min_area: float = 4.0, max_vertices: int | None = None) -> list[Polygon]:
+    """Trace a boolean mask into outer polygons (holes are dropped: COCO polygons cannot hold them).
+
+    The mask is padded by one pixel so objects touching the border still give closed
+    contours; parts smaller than ``min_area`` square pixels are dropped; with
+    ``max_vertices`` the result is simplified to that budget. Output is canonically ordered.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be 2-D, got shape {mask.shape}")
+    padded = np.pad(mask, 1).astype(np.float32)
+    parts = []
+    for contour in measure.find_contours(padded, 0.5, positive_orientation="high"):
+        # (row, col) with pixel centres at integers, padded -> COCO (x, y) with centres at +0.5
+        xy = contour[:-1, ::-1] - 1.0 + 0.5
+        if len(xy) < 3:
+            continue
+        area = signed_area(xy)
+        # Outer boundaries wind one way, holes the other, in skimage's output.
+        if area < 0 and -area >= min_area:
+            parts.append(xy)
+    if max_vertices is not None:
+        parts = simplify_to_budget(parts, max_vertices)
+    return canonical_order(parts)
+
+
+def mask_iou(pred: np.ndarray, target: np.ndarray) -> float:
+    """IoU of two boolean masks. Both empty counts as a perfect 1.0 (nothing to find, nothing found)."""
+    pred, target = np.asarray(pred, dtype=bool), np.asarray(target, dtype=bool)
+    if pred.shape != target.shape:
+        raise ValueError(f"mask shapes differ: {pred.shape} vs {target.shape}")
+    union = np.logical_or(pred, target).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(pred, target).sum() / union)
