@@ -246,3 +246,10 @@ def captions(scene: Scene) -> list[str]:
         _join([f"{name} {_region(scene, o)}" for name, o in zip(names, objs)]),
         f"{_NUMBERS[n] if n < len(_NUMBERS) else n} shape{'s' if n > 1 else ''}: {_join(names)}",
     ]
+
+
+def vocabulary() -> list[str]:
+    """Every word ShapeWorld text can contain (for building an offline tokenizer)."""
+    phrases = [*SHAPES, *COLOURS, *SIZES, *GENERIC_HEADS, *ORDINALS, *DIRECTIONS, *EXTREMES, *PLACES, *RELATIONS,
+               *COMPARATIVES, *_NUMBERS, "the a an and in to from middle picture shapes : ,"]
+    return sorted({w for p in phrases for w in p.replace(":", " : ").replace(",", " , ").split()})

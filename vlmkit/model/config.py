@@ -1,0 +1,72 @@
+"""``VLMConfig``: every size and choice of a MiniVLM, in one dataclass (nanoVLM style).
+
+Fields are prefixed by the part they configure: ``vit_*`` vision encoder, ``mp_*``
+modality projector, ``lm_*`` language model, ``codec_*`` coordinate language. Derived
+sizes (MLP widths) are ``None`` by default and computed when the model is built, so a
+smaller ``vit_hidden`` never leaves a stale ``vit_mlp`` behind.
+
+With ``vit_pretrained`` / ``lm_pretrained`` set, those parts come from Hugging Face
+checkpoints and the size fields of that part are ignored. Once a model is built, the
+Hugging Face configs of both parts are stored in ``vit_hf_config`` / ``lm_hf_config``,
+so a saved MiniVLM reloads offline, without asking the Hub again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass
+class VLMConfig:
+    vit_pretrained: str | None = None
+    vit_image_size: int = 64
+    vit_patch_size: int = 16
+    vit_hidden: int = 128
+    vit_layers: int = 4
+    vit_heads: int = 4
+    vit_mlp: int | None = None  # default 2 * vit_hidden
+    vit_sincos_positions: bool = True  # fill the position table with a 2-D sin/cos pattern (NOTES.md)
+    vit_freeze: bool = False
+    vit_hf_config: dict | None = None
+
+    mp_pixel_shuffle: int = 1  # >1 merges s*s neighbouring vision tokens into one
+    mp_hidden: int | None = None  # default lm hidden size
+
+    lm_pretrained: str | None = None
+    lm_hidden: int = 192
+    lm_layers: int = 4
+    lm_heads: int = 4
+    lm_mlp: int | None = None  # default 3 * lm_hidden
+    lm_max_positions: int = 256
+    lm_hf_config: dict | None = None
+
+    codec_format: str = "loc"
+    codec_bins: int = 64
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VLMConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"config.json has fields this vlmkit does not know: {unknown}")
+        return cls(**data)
+
+
+def tiny_config(**overrides) -> VLMConfig:
+    """The offline CPU model: 64 px images, 16 vision tokens, a 4-layer Llama-style LM."""
+    return dataclasses.replace(VLMConfig(), **overrides)
+
+
+def full_config(**overrides) -> VLMConfig:
+    """Pretrained parts from the Hub: a ViT-B/16 encoder and SmolLM2-135M, 1000 location bins."""
+    base = VLMConfig(vit_pretrained="google/vit-base-patch16-224", vit_image_size=224, vit_patch_size=16,
+                     mp_pixel_shuffle=2, lm_pretrained="HuggingFaceTB/SmolLM2-135M", lm_max_positions=2048,
+                     codec_bins=1000)
+    return dataclasses.replace(base, **overrides)
+
+
+PRESETS = {"tiny": tiny_config, "full": full_config}

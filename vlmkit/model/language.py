@@ -1,0 +1,29 @@
+"""The causal language model: a Hugging Face ``AutoModelForCausalLM``, pretrained or built
+from a config (a Llama-style decoder with tied embeddings for the tiny profile)."""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from .config import VLMConfig
+
+
+def build_language_model(config: VLMConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """Build (or load) the LM, make its vocabulary match ``tokenizer``, record its HF config."""
+    if config.lm_hf_config is not None:
+        hf = dict(config.lm_hf_config)
+        lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(hf.pop("model_type"), **hf))
+    elif config.lm_pretrained:
+        lm = AutoModelForCausalLM.from_pretrained(config.lm_pretrained)
+    else:
+        lm = AutoModelForCausalLM.from_config(LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=config.lm_hidden, num_hidden_layers=config.lm_layers,
+            num_attention_heads=config.lm_heads, num_key_value_heads=config.lm_heads,
+            intermediate_size=config.lm_mlp or 3 * config.lm_hidden, max_position_embeddings=config.lm_max_positions,
+            tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        ))
+    if lm.get_input_embeddings().num_embeddings != len(tokenizer):
+        lm.resize_token_embeddings(len(tokenizer))
+    config.lm_hf_config = lm.config.to_dict()
+    return lm

@@ -1,0 +1,63 @@
+"""The vision encoder: a Hugging Face ViT, pretrained or built from a config.
+
+For a ViT trained from scratch the position table matters more than anything else:
+Hugging Face initialises it with std 0.02, and then nothing learns *where* things are
+(a box regressor stayed at Acc@0.5 0.02). A 2-D sin/cos pattern at unit scale, still
+trainable, fixed it (0.86 in 200 steps); see ``../shared/NOTES.md``.
+"""
+
+from __future__ import annotations
+
+
+import torch
+from torch import nn
+from transformers import ViTConfig, ViTModel
+
+from .config import VLMConfig
+
+
+def sincos_2d(grid: int, dim: int) -> torch.Tensor:
+    """``(grid*grid, dim)`` sin/cos position codes: half the channels for x, half for y."""
+    if dim % 4:
+        raise ValueError(f"sin/cos positions need a hidden size divisible by 4, got {dim}")
+    quarter = dim // 4
+    freqs = 1.0 / (10000 ** (torch.arange(quarter, dtype=torch.float32) / quarter))
+    ys, xs = torch.meshgrid(torch.arange(grid, dtype=torch.float32), torch.arange(grid, dtype=torch.float32),
+                            indexing="ij")
+    ang_x, ang_y = xs.reshape(-1, 1) * freqs, ys.reshape(-1, 1) * freqs
+    return torch.cat([ang_x.sin(), ang_x.cos(), ang_y.sin(), ang_y.cos()], dim=1)
+
+
+class VisionEncoder(nn.Module):
+    """Image ``(B, 3, S, S)`` -> patch features ``(B, N, vit_hidden)`` (the CLS token is dropped)."""
+
+    def __init__(self, config: VLMConfig):
+        super().__init__()
+        if config.vit_hf_config is not None:
+            self.vit = ViTModel(ViTConfig.from_dict(config.vit_hf_config), add_pooling_layer=False)
+        elif config.vit_pretrained:
+            self.vit = ViTModel.from_pretrained(config.vit_pretrained, add_pooling_layer=False)
+        else:
+            self.vit = ViTModel(ViTConfig(
+                image_size=config.vit_image_size, patch_size=config.vit_patch_size,
+                hidden_size=config.vit_hidden, num_hidden_layers=config.vit_layers,
+                num_attention_heads=config.vit_heads, intermediate_size=config.vit_mlp or 2 * config.vit_hidden,
+                hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+            ), add_pooling_layer=False)
+            if config.vit_sincos_positions:
+                table = self.vit.embeddings.position_embeddings
+                grid = config.vit_image_size // config.vit_patch_size
+                with torch.no_grad():
+                    table[0, 1:] = sincos_2d(grid, table.shape[-1])
+        config.vit_hf_config = self.vit.config.to_dict()
+        self.hidden_size = self.vit.config.hidden_size
+        self.grid = self.vit.config.image_size // self.vit.config.patch_size
+        if config.vit_freeze:
+            self.vit.requires_grad_(False)
+
+    @property
+    def image_size(self) -> int:
+        return self.vit.config.image_size
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.vit(pixel_values=pixel_values).last_hidden_state[:, 1:]

@@ -1,0 +1,81 @@
+"""Examples -> tensors, and generated ids -> text.
+
+Training batches are padded on the right to the longest sequence *in the batch*
+(dynamic padding: never to a fixed maximum); generation batches are padded on the
+left so every prompt ends where generation starts.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import PreTrainedTokenizerBase
+
+from .model.vlm import IGNORE_INDEX
+from .tasks import Example
+
+MEAN, STD = 0.5, 0.5  # the normalisation of the google/vit-* checkpoints
+
+
+class Processor:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, image_size: int):
+        self.tokenizer, self.image_size = tokenizer, image_size
+
+    def pixels(self, images: Sequence) -> torch.Tensor:
+        """RGB images (PIL or uint8 arrays, any size) -> ``(B, 3, S, S)`` normalised floats."""
+        arrays = []
+        for image in images:
+            pil = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+            if pil.mode != "RGB":
+                pil = pil.convert("RGB")
+            if pil.size != (self.image_size, self.image_size):
+                pil = pil.resize((self.image_size, self.image_size), Image.BILINEAR)
+            arrays.append(np.asarray(pil, dtype=np.float32))
+        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0
+        return (batch - MEAN) / STD
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def training_batch(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
+        """``[bos] prompt answer [eos]`` per example; labels only on answer and eos."""
+        tok = self.tokenizer
+        sequences, labels = [], []
+        for ex in examples:
+            prompt = [tok.bos_token_id, *self._ids(ex.prompt)] if tok.bos_token_id is not None else self._ids(ex.prompt)
+            answer = [*self._ids(ex.answer), tok.eos_token_id]
+            sequences.append(prompt + answer)
+            labels.append([IGNORE_INDEX] * len(prompt) + answer)
+        width = max(map(len, sequences))
+        pad = lambda seqs, value: torch.tensor([s + [value] * (width - len(s)) for s in seqs])  # noqa: E731
+        return {
+            "pixel_values": self.pixels([ex.image for ex in examples]),
+            "input_ids": pad(sequences, tok.pad_token_id),
+            "attention_mask": pad([[1] * len(s) for s in sequences], 0),
+            "labels": pad(labels, IGNORE_INDEX),
+        }
+
+    def prompt_batch(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
+        """``[bos] prompt`` per example, left-padded, for generation."""
+        tok = self.tokenizer
+        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+        prompts = [bos + self._ids(ex.prompt) for ex in examples]
+        width = max(map(len, prompts))
+        return {
+            "pixel_values": self.pixels([ex.image for ex in examples]),
+            "input_ids": torch.tensor([[tok.pad_token_id] * (width - len(p)) + p for p in prompts]),
+            "attention_mask": torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts]),
+        }
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        """Generated ids -> text, cut at the first eos."""
+        texts = []
+        for row in ids.tolist():
+            if self.tokenizer.eos_token_id in row:
+                row = row[: row.index(self.tokenizer.eos_token_id)]
+            texts.append(self.tokenizer.decode(row, skip_special_tokens=False).replace(self.tokenizer.pad_token, "")
+                         .strip())
+        return texts

@@ -1,0 +1,136 @@
+"""Tasks as text: what the model is asked (prompt) and what it must answer.
+
+========== ================================== ====================================
+task       prompt                             answer
+========== ================================== ====================================
+caption    ``caption:``                       a caption of the image
+ground     ``locate: the red circle``         the box, in the codec's format
+segment    ``segment: the red circle``        the outline, in the codec's format
+describe   ``describe: <box in codec format>`` an expression for that object (REG)
+========== ================================== ====================================
+
+A *stream* maps an index to one example, deterministically: example ``i`` is always
+the same, so a run resumed at step ``k`` sees exactly the data it would have seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .codecs import Codec
+from .polygons import flat_to_points
+
+TASKS = ("caption", "ground", "segment", "describe")
+PROMPTS = {"caption": "caption:", "ground": "locate:", "segment": "segment:", "describe": "describe:"}
+
+
+@dataclass
+class Example:
+    """One prompt/answer pair about one image, with the row it came from (for scoring)."""
+
+    task: str
+    image: object  # PIL image or HxWx3 uint8 array
+    prompt: str
+    answer: str
+    row: dict = field(repr=False)
+    expression: str = ""
+    kind: str = ""
+
+
+def make_example(row: dict, task: str, codec: Codec, rng: np.random.Generator) -> Example:
+    """The ``task`` example for a unified-schema ``row``; ``rng`` picks the expression/caption."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    w, h = row["width"], row["height"]
+    if task == "caption":
+        if not row["captions"]:
+            raise ValueError(f"row {row['id']} has no captions to train captioning on")
+        caption = row["captions"][rng.integers(len(row["captions"]))]
+        return Example(task, row["image"], PROMPTS[task], caption, row)
+    if not row["expressions"]:
+        raise ValueError(f"row {row['id']} has no referring expressions for task {task!r}")
+    k = int(rng.integers(len(row["expressions"])))
+    expression, kind = row["expressions"][k], row["expression_kinds"][k]
+    box_text = codec.encode_box(row["box"], w, h)
+    if task == "ground":
+        return Example(task, row["image"], f"{PROMPTS[task]} {expression}", box_text, row, expression, kind)
+    if task == "segment":
+        polygon_text = codec.encode_polygons([flat_to_points(p) for p in row["polygons"]], w, h)
+        return Example(task, row["image"], f"{PROMPTS[task]} {expression}", polygon_text, row, expression, kind)
+    return Example(task, row["image"], f"{PROMPTS[task]} {box_text}", expression, row, expression, kind)
+
+
+class Stream:
+    """Base class: ``stream[i]`` is example ``i``; ``len`` may be huge (generated data)."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Example:
+        raise NotImplementedError
+
+
+class RowStream(Stream):
+    """Examples of one task drawn from rows given by ``rows_at(i) -> list of rows``.
+
+    For ShapeWorld ``rows_at`` generates scene ``i``; for a stored dataset it returns
+    row ``i mod n``. Indices whose rows cannot serve the task (no expressions) are
+    skipped over deterministically.
+    """
+
+    def __init__(self, rows_at: Callable[[int], Sequence[dict]], task: str, codec: Codec, length: int,
+                 seed: int = 0):
+        self.rows_at, self.task, self.codec, self.length, self.seed = rows_at, task, codec, length, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> Example:
+        for offset in range(1000):
+            rows = self.rows_at(index + offset * self.length)
+            rng = np.random.default_rng([self.seed, index, offset])
+            usable = [r for r in rows if self.task == "caption" or r["expressions"]]
+            if usable:
+                return make_example(usable[rng.integers(len(usable))], self.task, self.codec, rng)
+        raise ValueError(f"no usable row for task {self.task!r} near index {index}")
+
+
+class CurriculumStream(Stream):
+    """The first ``counts[0]`` examples from ``streams[0]``, then ``counts[1]`` from the next...
+    The last stream continues to the end. (Single-object scenes first: NOTES.md.)"""
+
+    def __init__(self, streams: Sequence[Stream], counts: Sequence[int]):
+        if len(counts) != len(streams) - 1:
+            raise ValueError("give one count per stream except the last")
+        self.streams, self.bounds = list(streams), list(np.cumsum(counts))
+
+    def __len__(self) -> int:
+        return int(self.bounds[-1]) + len(self.streams[-1]) if self.bounds else len(self.streams[0])
+
+    def __getitem__(self, index: int) -> Example:
+        start = 0
+        for stream, bound in zip(self.streams, self.bounds):
+            if index < bound:
+                return stream[index - start]
+            start = bound
+        return self.streams[-1][index - start]
+
+
+class MixtureStream(Stream):
+    """Each example comes from one of ``streams``, chosen with probability ``weights``."""
+
+    def __init__(self, streams: Sequence[Stream], weights: Sequence[float], seed: int = 0):
+        total = float(sum(weights))
+        if total <= 0 or len(weights) != len(streams):
+            raise ValueError("give one positive weight per stream")
+        self.streams, self.p, self.seed = list(streams), np.asarray(weights, float) / total, seed
+
+    def __len__(self) -> int:
+        return min(len(s) for s in self.streams)
+
+    def __getitem__(self, index: int) -> Example:
+        choice = np.random.default_rng([self.seed, index]).choice(len(self.streams), p=self.p)
+        return self.streams[choice][index]

@@ -1,0 +1,66 @@
+"""Tokenizers for both profiles, behind the one ``PreTrainedTokenizerFast`` interface.
+
+* tiny: a word-level vocabulary built offline (the ``tokenizers`` library) from
+  ShapeWorld text, task prompts and every codec's tokens. Words, numbers and single
+  punctuation marks are tokens, so ``<loc_12>``, ``12`` and ``(`` are one token each.
+* full: the language model's own tokenizer, with the codec's special tokens added
+  (the model's embeddings are resized to match in :class:`vlmkit.model.MiniVLM`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from .codecs import FORMATS, Codec
+
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+# one token per: a <tag>, a number, a word, or any other single non-space character
+_PIECES = r"</?[A-Za-z_0-9]+>|\d+|[A-Za-z]+|[^\sA-Za-z\d]"
+
+
+def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    # WordLevel without a pre-tokenizer turns a whole string into <unk> (see NOTES.md)
+    return pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                    pre_tokenizers.Split(Regex(_PIECES), behavior="isolated")])
+
+
+def _pieces(text: str) -> list[str]:
+    return re.findall(_PIECES, text)
+
+
+def codec_vocabulary(num_bins: int) -> list[str]:
+    """Every piece any codec format can write with ``num_bins`` bins."""
+    words = {str(i) for i in range(num_bins)}
+    for fmt in FORMATS:
+        codec = Codec(fmt, num_bins)
+        words.update(codec.special_tokens())
+        words.update(_pieces(codec.encode_box((0, 0, 10, 10), 20, 20)))
+        words.update(_pieces(codec.encode_polygons([[(0, 0), (10, 0), (10, 10)]], 20, 20)))
+        words.update(_pieces(codec.encode_polygons([[(0, 0), (10, 0), (10, 10)], [(12, 12), (19, 12), (19, 19)]],
+                                                   20, 20)))
+    return sorted(words)
+
+
+def build_word_tokenizer(texts: Iterable[str], num_bins: int) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer whose vocabulary covers ``texts`` and every codec token."""
+    vocab_words = set(codec_vocabulary(num_bins))
+    for text in texts:
+        vocab_words.update(_pieces(text))
+    specials = [PAD, BOS, EOS, UNK]
+    vocab = {w: i for i, w in enumerate(specials + sorted(vocab_words - set(specials)))}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
+    tok.pre_tokenizer = _pre_tokenizer()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK)
+
+
+def load_pretrained_tokenizer(name_or_path: str, codec: Codec) -> PreTrainedTokenizerFast:
+    """The language model's tokenizer plus the codec's tokens (and a pad token if it has none)."""
+    tok = AutoTokenizer.from_pretrained(name_or_path)
+    tok.add_tokens(codec.special_tokens())
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok

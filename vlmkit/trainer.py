@@ -1,0 +1,160 @@
+"""One training loop for every task and both profiles, on ``accelerate``.
+
+``accelerate`` places the model, runs bf16/fp16 autocast on a GPU, accumulates
+gradients, and under ``accelerate launch`` spreads the work over GPUs or nodes with no
+change here. Data comes from a :class:`vlmkit.tasks.Stream`: step ``s`` on process
+``p`` reads examples at fixed indices, so a resumed run sees exactly the examples the
+uninterrupted run would have seen (no sampler state to save).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from .checkpoint import load_model, load_training_state, rng_state, save_checkpoint, set_rng_state
+from .model import MiniVLM
+from .processor import Processor
+from .tasks import Stream
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "auto"  # "auto": bf16 on a GPU that has it, else fp32
+    eval_every: int = 0  # steps; 0 = only at the end
+    save_every: int = 0  # steps; 0 = only at the end
+    log_every: int = 10
+    seed: int = 0
+    progress: bool = True
+
+
+def _mixed_precision(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+class Trainer:
+    """Train ``model`` on ``stream``; optionally evaluate with ``evaluate(model) -> dict``
+    and save to ``output_dir`` (a checkpoint directory with training state)."""
+
+    def __init__(self, model: MiniVLM, stream: Stream, config: TrainConfig, output_dir: str | Path | None = None,
+                 evaluate: Callable[[MiniVLM], dict] | None = None):
+        self.config, self.stream, self.evaluate = config, stream, evaluate
+        self.output_dir = Path(output_dir) if output_dir else None
+        self.accelerator = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision),
+                                       gradient_accumulation_steps=config.grad_accum)
+        torch.manual_seed(config.seed)
+        self.processor = Processor(model.tokenizer, model.vision.image_size)
+        decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        # Not prepared by accelerate: its wrapper steps once per process, and our schedule
+        # counts optimizer steps, which every process takes together.
+        self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.step, self.history = 0, []
+
+    @property
+    def unwrapped(self) -> MiniVLM:
+        return self.accelerator.unwrap_model(self.model)
+
+    def examples_for(self, step: int, micro: int) -> list:
+        """The examples of micro-batch ``micro`` of ``step`` on this process (fixed indices)."""
+        c, acc = self.config, self.accelerator
+        start = ((step * c.grad_accum + micro) * acc.num_processes + acc.process_index) * c.batch_size
+        return [self.stream[i % len(self.stream)] for i in range(start, start + c.batch_size)]
+
+    def resume(self, directory: str | Path) -> None:
+        """Continue the run saved in ``directory`` exactly: weights, optimizer, schedule, RNG, step."""
+        state = load_training_state(directory)
+        saved = load_model(directory)
+        self.unwrapped.load_state_dict(saved.state_dict())
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        self.step, self.history = state["step"], state["history"]
+
+    def save(self, directory: str | Path | None = None) -> Path:
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "rng": rng_state(), "step": self.step, "history": self.history,
+                 "train_config": asdict(self.config)}
+        target = Path(directory) if directory else self.output_dir
+        if target is None:
+            raise ValueError("no directory to save to: pass one or set output_dir")
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            save_checkpoint(self.unwrapped, target, state)
+            (target / "history.json").write_text(json.dumps(self.history, indent=1))
+        return target
+
+    def _run_eval(self) -> None:
+        if self.evaluate is None:
+            return
+        self.model.eval()
+        metrics = self.evaluate(self.unwrapped)
+        self.model.train()
+        self.history.append({"step": self.step, **metrics})
+
+    def train(self, until_step: int | None = None) -> list[dict]:
+        """Train to ``until_step`` (default: ``config.steps``); returns the history.
+
+        Stopping early and calling :meth:`save`, then :meth:`resume` in a new Trainer and
+        training on, ends with the same weights as one uninterrupted run.
+        """
+        c = self.config
+        end = min(until_step or c.steps, c.steps)
+        self.model.train()
+        bar = tqdm(total=end, initial=self.step, desc="training", disable=not c.progress or end <= self.step)
+        start_time, running = time.perf_counter(), []
+        while self.step < end:
+            for micro in range(c.grad_accum):
+                batch = self.processor.training_batch(self.examples_for(self.step, micro))
+                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+                with self.accelerator.accumulate(self.model):
+                    loss = self.model(**batch).loss
+                    self.accelerator.backward(loss)
+                    if self.accelerator.sync_gradients and c.max_grad_norm:
+                        self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+                    self.optimizer.step()
+                    if self.accelerator.sync_gradients:
+                        self.scheduler.step()
+                    self.optimizer.zero_grad()
+                running.append(loss.item())
+            self.step += 1
+            if not math.isfinite(running[-1]):
+                raise FloatingPointError(f"loss became {running[-1]} at step {self.step}; lower the learning rate")
+            if self.step % c.log_every == 0 or self.step == end:
+                self.history.append({"step": self.step, "loss": sum(running) / len(running),
+                                     "lr": self.scheduler.get_last_lr()[0],
+                                     "seconds": time.perf_counter() - start_time})
+                bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}")
+                running = []
+            bar.update(1)
+            if c.eval_every and self.step % c.eval_every == 0 and self.step < end:
+                self._run_eval()
+            if c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end:
+                self.save()
+        bar.close()
+        if self.step == c.steps:
+            self._run_eval()
+        if self.output_dir:
+            self.save()
+        return self.history
