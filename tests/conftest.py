@@ -27,3 +27,24 @@ def coco_sample_dir() -> Path:
             pytest.fail(f"the COCO sample is missing in CI: {path}")
         pytest.skip(f"COCO sample not found at {path} (set VLMKIT_COCO_SAMPLE)")
     return path
+
+
+MICRO = dict(vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2, codec_bins=16)
+
+
+@pytest.fixture
+def micro_model():
+    """A MiniVLM small enough to train a few steps in a second (tiny profile, random weights)."""
+    import torch
+
+    from vlmkit.profiles import new_model
+
+    torch.manual_seed(0)
+    return new_model("tiny", **MICRO)
+
+
+@pytest.fixture
+def ground_stream(micro_model):
+    from vlmkit.recipes import shapeworld_stream
+
+    return shapeworld_stream("ground", micro_model.codec)

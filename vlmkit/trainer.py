@@ -70,7 +70,7 @@ class Trainer:
         # counts optimizer steps, which every process takes together.
         self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
-        self.step, self.history = 0, []
+        self.step, self.history, self.train_seconds = 0, [], 0.0
 
     @property
     def unwrapped(self) -> MiniVLM:
@@ -90,11 +90,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
-        self.step, self.history = state["step"], state["history"]
+        self.step, self.history, self.train_seconds = state["step"], state["history"], state["train_seconds"]
 
     def save(self, directory: str | Path | None = None) -> Path:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                 "rng": rng_state(), "step": self.step, "history": self.history,
+                 "rng": rng_state(), "step": self.step, "history": self.history, "train_seconds": self.train_seconds,
                  "train_config": asdict(self.config)}
         target = Path(directory) if directory else self.output_dir
         if target is None:
@@ -105,13 +105,14 @@ class Trainer:
             (target / "history.json").write_text(json.dumps(self.history, indent=1))
         return target
 
-    def _run_eval(self) -> None:
+    def run_evaluation(self) -> None:
+        """Evaluate now and append the metrics to the history (no-op without an evaluate function)."""
         if self.evaluate is None:
             return
         self.model.eval()
         metrics = self.evaluate(self.unwrapped)
         self.model.train()
-        self.history.append({"step": self.step, **metrics})
+        self.history.append({"step": self.step, "train_seconds": self.train_seconds, **metrics})
 
     def train(self, until_step: int | None = None) -> list[dict]:
         """Train to ``until_step`` (default: ``config.steps``); returns the history.
@@ -123,8 +124,9 @@ class Trainer:
         end = min(until_step or c.steps, c.steps)
         self.model.train()
         bar = tqdm(total=end, initial=self.step, desc="training", disable=not c.progress or end <= self.step)
-        start_time, running = time.perf_counter(), []
+        running = []
         while self.step < end:
+            step_start = time.perf_counter()
             for micro in range(c.grad_accum):
                 batch = self.processor.training_batch(self.examples_for(self.step, micro))
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
@@ -139,22 +141,23 @@ class Trainer:
                     self.optimizer.zero_grad()
                 running.append(loss.item())
             self.step += 1
+            self.train_seconds += time.perf_counter() - step_start
             if not math.isfinite(running[-1]):
                 raise FloatingPointError(f"loss became {running[-1]} at step {self.step}; lower the learning rate")
             if self.step % c.log_every == 0 or self.step == end:
                 self.history.append({"step": self.step, "loss": sum(running) / len(running),
                                      "lr": self.scheduler.get_last_lr()[0],
-                                     "seconds": time.perf_counter() - start_time})
+                                     "train_seconds": self.train_seconds})
                 bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}")
                 running = []
             bar.update(1)
             if c.eval_every and self.step % c.eval_every == 0 and self.step < end:
-                self._run_eval()
+                self.run_evaluation()
             if c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end:
                 self.save()
         bar.close()
         if self.step == c.steps:
-            self._run_eval()
+            self.run_evaluation()
         if self.output_dir:
             self.save()
         return self.history

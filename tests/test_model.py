@@ -1,0 +1,144 @@
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList, ViTConfig, ViTModel
+
+from vlmkit.codecs import ParseFailure
+from vlmkit.constrained import LocationGrammar
+from vlmkit.evaluate import predict
+from vlmkit.model import MiniVLM, VLMConfig, full_config
+from vlmkit.model.vision import sincos_2d
+from vlmkit.processor import Processor
+from vlmkit.profiles import tiny_tokenizer
+from vlmkit.tokenizer import load_pretrained_tokenizer
+
+
+def _batch(model, stream, n=6, start=0):
+    processor = Processor(model.tokenizer, model.vision.image_size)
+    examples = [stream[i] for i in range(start, start + n)]
+    return examples, processor
+
+
+def _spread_weights(model):
+    """Random weights that give varied (not constant) greedy output."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    return model
+
+
+def test_shapes_flow_through_the_parts(micro_model, ground_stream):
+    examples, processor = _batch(micro_model, ground_stream, 3)
+    batch = processor.training_batch(examples)
+    out = micro_model(**batch)
+    assert micro_model.vision(batch["pixel_values"]).shape == (3, 16, 32)
+    assert out.logits.shape[:2] == batch["input_ids"].shape
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+
+
+def test_loss_only_on_answer_tokens(micro_model, ground_stream):
+    examples, processor = _batch(micro_model, ground_stream, 2)
+    batch = processor.training_batch(examples)
+    answer_len = len(processor.tokenizer(examples[0].answer, add_special_tokens=False)["input_ids"]) + 1  # + eos
+    assert (batch["labels"][0] != -100).sum() == answer_len
+    # dynamic padding: as wide as the longest sequence in this batch, no wider
+    lengths = batch["attention_mask"].sum(1)
+    assert batch["input_ids"].shape[1] == lengths.max()
+
+
+def test_greedy_with_kv_cache_equals_without(micro_model, ground_stream):
+    model = _spread_weights(micro_model).eval()
+    examples, processor = _batch(model, ground_stream, 4)
+    batch = processor.prompt_batch(examples)
+    cached = model.generate(**batch, max_new_tokens=12, use_cache=True)
+    uncached = model.generate(**batch, max_new_tokens=12, use_cache=False)
+    assert len(set(cached.flatten().tolist())) > 2  # a real sequence, not one repeated token
+    assert torch.equal(cached, uncached)
+
+
+def test_batched_generation_equals_one_by_one(micro_model):
+    from vlmkit.recipes import shapeworld_stream
+
+    model = _spread_weights(micro_model).eval()
+    stream = shapeworld_stream("ground", model.codec)
+    examples = [stream[i] for i in range(5)]
+    assert len({len(e.prompt.split()) for e in examples}) > 1  # different lengths -> real left padding
+    batched = predict(model, examples, batch_size=5, progress=False)
+    single = [predict(model, [e], batch_size=1, progress=False)[0] for e in examples]
+    assert batched == single
+
+
+def test_constrained_decoding_never_emits_an_unparseable_box_or_polygon(micro_model, ground_stream):
+    model = _spread_weights(micro_model).eval()
+    examples, processor = _batch(model, ground_stream, 16)
+    batch = processor.prompt_batch(examples)
+    unconstrained = processor.decode(model.generate(**batch, max_new_tokens=8))
+    assert any(not model.codec.parse_box(t, 64, 64).ok for t in unconstrained)  # the test has teeth
+    for shape, max_new in (("box", 8), ("polygon", 20)):
+        grammar = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, shape, max_new)])
+        for seed in range(3):
+            torch.manual_seed(seed)
+            ids = model.generate(**batch, max_new_tokens=max_new, do_sample=True, temperature=2.0,
+                                 logits_processor=grammar)
+            for text in processor.decode(ids):
+                parse = model.codec.parse_box if shape == "box" else model.codec.parse_polygons
+                result = parse(text, 64, 64)
+                assert result.ok, (shape, text, result)
+
+
+def test_constrained_decoding_rejects_formats_it_cannot_enforce(micro_model):
+    from vlmkit.codecs import Codec
+
+    with pytest.raises(ValueError, match="'loc' format only"):
+        LocationGrammar(micro_model.tokenizer, Codec("tags", 16), "box", 8)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        LocationGrammar(micro_model.tokenizer, micro_model.codec, "polygon", 5)
+
+
+def test_unparsed_answers_are_reported_not_hidden():
+    from vlmkit.codecs import Codec
+
+    assert Codec("loc", 16).parse_box("<loc_1> <loc_2>", 64, 64).failure is ParseFailure.WRONG_COUNT
+
+
+def test_sincos_positions_fill_the_vit_table(micro_model):
+    table = micro_model.vision.vit.embeddings.position_embeddings[0, 1:]
+    assert torch.allclose(table, sincos_2d(4, 32))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_2d(4, 30)
+
+
+def test_pixel_shuffle_reduces_image_tokens():
+    from vlmkit.profiles import new_model
+
+    model = new_model("tiny", vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2,
+                      vit_patch_size=8, mp_pixel_shuffle=2)
+    assert model.vision.grid == 8 and model.num_image_tokens == 16
+    with pytest.raises(ValueError, match="must divide"):
+        new_model("tiny", vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2,
+                  mp_pixel_shuffle=3)
+
+
+def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):
+    """The full profile's code path, offline: tiny random models of the same classes, saved
+    and loaded by from_pretrained exactly as the Hub checkpoints would be."""
+    vit_dir, lm_dir = tmp_path / "vit", tmp_path / "lm"
+    ViTModel(ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=64), add_pooling_layer=False).save_pretrained(vit_dir)
+    word_tok = tiny_tokenizer(16)
+    word_tok.save_pretrained(lm_dir)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(word_tok) - 17,  # smaller than the tokenizer: must resize hidden_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, intermediate_size=64)).save_pretrained(lm_dir)
+    config = full_config(vit_pretrained=str(vit_dir), lm_pretrained=str(lm_dir), vit_image_size=32,
+                         mp_pixel_shuffle=2, codec_bins=16)
+    tokenizer = load_pretrained_tokenizer(str(lm_dir), config_codec(config))
+    model = MiniVLM(config, tokenizer)
+    assert model.lm.get_input_embeddings().num_embeddings == len(tokenizer)  # embeddings resized to the tokenizer
+    assert model.num_image_tokens == 4
+    assert config.vit_hf_config["hidden_size"] == 32 and config.lm_hf_config["model_type"] == "llama"
+
+
+def config_codec(config: VLMConfig):
+    from vlmkit.codecs import Codec
+
+    return Codec(config.codec_format, config.codec_bins)

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from vlmkit.codecs import Codec
+from vlmkit.recipes import curriculum_stream, shapeworld_stream, task_mixture
+from vlmkit.shapeworld import ShapeWorld
+from vlmkit.tasks import TASKS, CurriculumStream, make_example
+
+CODEC = Codec("loc", 64)
+
+
+def test_every_task_makes_a_prompt_and_an_answer_that_parses():
+    row = ShapeWorld().rows("train", 2)[0]
+    rng = np.random.default_rng(0)
+    for task in TASKS:
+        ex = make_example(row, task, CODEC, rng)
+        assert ex.prompt and ex.answer
+    ground = make_example(row, "ground", CODEC, rng)
+    assert CODEC.parse_box(ground.answer, 64, 64).ok and ground.expression in row["expressions"]
+    assert CODEC.parse_polygons(make_example(row, "segment", CODEC, rng).answer, 64, 64).ok
+    assert make_example(row, "describe", CODEC, rng).prompt.startswith("describe: <loc_")
+
+
+def test_bad_task_or_missing_text_is_a_clear_error():
+    row = ShapeWorld().rows("train", 2)[0]
+    with pytest.raises(ValueError, match="unknown task"):
+        make_example(row, "detect", CODEC, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="no referring expressions"):
+        make_example(dict(row, expressions=[], expression_kinds=[]), "ground", CODEC, np.random.default_rng(0))
+
+
+def test_streams_are_deterministic_by_index():
+    a, b = shapeworld_stream("ground", CODEC), shapeworld_stream("ground", CODEC)
+    assert [a[i].prompt for i in (5, 0, 9)] == [b[i].prompt for i in (5, 0, 9)]
+    assert a[1].prompt != a[2].prompt or a[1].answer != a[2].answer
+
+
+def test_curriculum_switches_from_single_object_scenes():
+    stream = curriculum_stream("ground", CODEC, single_object_examples=20)
+    singles = {stream[i].row["image_id"] for i in range(20)}
+    assert all("/0" == stream[i].row["id"][-2:] for i in range(20))  # object 0 of a one-object scene
+    assert len(singles) == 20
+    with pytest.raises(ValueError, match="one count per stream"):
+        CurriculumStream([stream], [3])
+
+
+def test_task_mixture_follows_its_weights():
+    mix = task_mixture({"caption": 1.0, "ground": 3.0}, CODEC)
+    tasks = [mix[i].task for i in range(200)]
+    assert 0.6 < tasks.count("ground") / 200 < 0.9

@@ -1,0 +1,43 @@
+import numpy as np
+
+from vlmkit.codecs import FORMATS, Codec
+from vlmkit.profiles import tiny_tokenizer
+from vlmkit.shapeworld import ShapeWorld, captions
+from vlmkit.tasks import PROMPTS
+
+TOK = tiny_tokenizer(64)
+
+
+def _ids(text):
+    return TOK(text, add_special_tokens=False)["input_ids"]
+
+
+def test_shapeworld_text_never_hits_unknown_tokens():
+    world = ShapeWorld()
+    texts = list(PROMPTS.values())
+    for i in range(150):
+        scene, _ = world.scene("train", i)
+        texts += captions(scene)
+        texts += [e for row in world.rows("train", i) for e in row["expressions"]]
+    for text in texts:
+        assert TOK.unk_token_id not in _ids(text), text
+
+
+def test_codec_text_survives_tokenize_and_decode_in_every_format():
+    parts = [[(3, 4), (40, 6), (30, 50)], [(50, 50), (60, 52), (55, 63)]]
+    for fmt in FORMATS:
+        codec = Codec(fmt, 64)
+        for text, parse in ((codec.encode_box((3, 4, 40, 50), 64, 64), codec.parse_box),
+                            (codec.encode_polygons(parts, 64, 64), codec.parse_polygons)):
+            decoded = TOK.decode(_ids(text))
+            assert parse(decoded, 64, 64).value == parse(text, 64, 64).value
+
+
+def test_location_tokens_are_single_tokens_and_the_separator_exists():
+    assert len(_ids("<loc_0> <loc_63> <sep>")) == 3
+    assert TOK.unk_token_id in _ids("<loc_64>")  # beyond the bins: unknown, so constrained decoding can't emit it
+
+
+def test_special_token_ids_are_set():
+    assert len({TOK.pad_token_id, TOK.bos_token_id, TOK.eos_token_id, TOK.unk_token_id}) == 4
+    assert np.all(np.array(_ids("the red circle")) > 3)

@@ -1,0 +1,53 @@
+import torch
+
+from vlmkit.checkpoint import load_model
+from vlmkit.profiles import new_model
+from vlmkit.recipes import curriculum_stream
+from vlmkit.trainer import TrainConfig, Trainer
+
+from .conftest import MICRO
+
+CONFIG = TrainConfig(steps=6, batch_size=4, lr=3e-3, warmup_steps=2, log_every=1, progress=False, seed=0)
+
+
+def _fresh():
+    torch.manual_seed(0)
+    model = new_model("tiny", **MICRO)
+    return model, curriculum_stream("ground", model.codec, single_object_examples=8)
+
+
+def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path):
+    model, stream = _fresh()
+    Trainer(model, stream, CONFIG).train()
+    straight = model.state_dict()
+
+    model, stream = _fresh()
+    first = Trainer(model, stream, CONFIG, output_dir=tmp_path / "run")
+    first.train(until_step=3)
+    assert first.step == 3
+    del first, model
+
+    restored = load_model(tmp_path / "run")  # a new process would start here
+    second = Trainer(restored, curriculum_stream("ground", restored.codec, single_object_examples=8), CONFIG,
+                     output_dir=tmp_path / "run")
+    second.resume(tmp_path / "run")
+    assert second.step == 3
+    second.train()
+    resumed = second.unwrapped.state_dict()
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_training_lowers_the_loss_and_records_history(tmp_path):
+    model, stream = _fresh()
+    config = TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup_steps=5, log_every=10, progress=False)
+    calls = []
+    trainer = Trainer(model, stream, config, output_dir=tmp_path / "run",
+                      evaluate=lambda m: calls.append(1) or {"acc@0.5": 0.0})
+    history = trainer.train()
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert calls == [1] and history[-1]["step"] == 40
+    assert (tmp_path / "run" / "history.json").is_file()
+    assert (tmp_path / "run" / "training_state.pt").is_file()
