@@ -24,13 +24,14 @@ from vlmkit.trainer import TrainConfig, Trainer
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--caption-steps", type=int, default=600)
-    p.add_argument("--ground-steps", type=int, default=5000)
+    p.add_argument("--caption-steps", type=int, default=400)
+    p.add_argument("--ground-steps", type=int, default=5200)
     p.add_argument("--single-fraction", type=float, default=0.3, help="share of grounding steps on 1-object scenes")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
+    p.add_argument("--conv-stem", type=int, default=32, help="channels of the 3x3 conv stem (0: none)")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
@@ -40,10 +41,19 @@ def main() -> None:
     torch.manual_seed(0)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    model = new_model("tiny", vit_patch_size=args.patch, mp_pixel_shuffle=args.pixel_shuffle)
+    model = new_model("tiny", vit_patch_size=args.patch, mp_pixel_shuffle=args.pixel_shuffle,
+                      vit_conv_stem=args.conv_stem)
     print(f"parameters: {model.num_parameters()}; image tokens: {model.num_image_tokens}")
     eval_rows = list(multi_object_world().dataset("val", args.eval_scenes, progress=False))
-    evaluate = lambda m: evaluate_grounding(m, eval_rows, progress=False)["metrics"]  # noqa: E731
+    curve, caption_seconds = [], 0.0
+
+    def evaluate(m):
+        metrics = evaluate_grounding(m, eval_rows, progress=False)["metrics"]
+        minutes = (caption_seconds + ground.train_seconds) / 60
+        curve.append({"train_minutes": minutes, "step": ground.step, **metrics})
+        print(f"{minutes:9.1f} | {ground.step:5d} | {metrics['acc@0.5']:7.3f} | {metrics['acc@0.75']:8.3f} | "
+              f"{metrics['mean_iou']:5.3f} | {metrics['parse_rate']:5.3f}", flush=True)
+        return metrics
 
     start = time.perf_counter()
     caption = Trainer(model, shapeworld_stream("caption", model.codec),
@@ -57,19 +67,10 @@ def main() -> None:
     single = int(args.single_fraction * args.ground_steps * args.batch_size)
     stream = curriculum_stream("ground", model.codec, multi_object_world(), single_object_examples=single)
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
-                                                progress=False),
+                                                eval_every=args.eval_every, progress=False),
                      output_dir=args.out / "ground", evaluate=evaluate)
     print(f"{'train min':>9} | {'step':>5} | {'Acc@0.5':>7} | {'Acc@0.75':>8} | {'mIoU':>5} | {'parse':>5}")
-    curve = []
-    while ground.step < args.ground_steps:
-        ground.train(until_step=min(ground.step + args.eval_every, args.ground_steps))
-        if ground.step < args.ground_steps:
-            ground.run_evaluation()
-        m = ground.history[-1]
-        minutes = (caption_seconds + ground.train_seconds) / 60
-        curve.append({"train_minutes": minutes, "step": ground.step, **m})
-        print(f"{minutes:9.1f} | {ground.step:5d} | {m['acc@0.5']:7.3f} | {m['acc@0.75']:8.3f} | "
-              f"{m['mean_iou']:5.3f} | {m['parse_rate']:5.3f}", flush=True)
+    ground.train()
 
     final = evaluate_grounding(model, eval_rows, per_row=None, progress=False)
     print("final, every expression of every held-out object:", json.dumps(final["metrics"]))

@@ -31,7 +31,9 @@ def test_shapes_flow_through_the_parts(micro_model, ground_stream):
     examples, processor = _batch(micro_model, ground_stream, 3)
     batch = processor.training_batch(examples)
     out = micro_model(**batch)
-    assert micro_model.vision(batch["pixel_values"]).shape == (3, 16, 32)
+    grid = micro_model.vision.grid
+    assert micro_model.vision(batch["pixel_values"]).shape == (3, grid * grid, 32)
+    assert micro_model.num_image_tokens == (grid // micro_model.config.mp_pixel_shuffle) ** 2
     assert out.logits.shape[:2] == batch["input_ids"].shape
     assert out.loss.ndim == 0 and torch.isfinite(out.loss)
 
@@ -103,7 +105,7 @@ def test_unparsed_answers_are_reported_not_hidden():
 
 def test_sincos_positions_fill_the_vit_table(micro_model):
     table = micro_model.vision.vit.embeddings.position_embeddings[0, 1:]
-    assert torch.allclose(table, sincos_2d(4, 32))
+    assert torch.allclose(table, sincos_2d(micro_model.vision.grid, 32))
     with pytest.raises(ValueError, match="divisible by 4"):
         sincos_2d(4, 30)
 
@@ -142,3 +144,10 @@ def config_codec(config: VLMConfig):
     from vlmkit.codecs import Codec
 
     return Codec(config.codec_format, config.codec_bins)
+
+
+def test_conv_stem_feeds_the_vit_and_rejects_pretrained_vits(micro_model):
+    assert micro_model.vision.stem is not None
+    assert micro_model.vision.vit.config.num_channels == micro_model.config.vit_conv_stem
+    with pytest.raises(ValueError, match="pretrained ViT reads RGB"):
+        MiniVLM(full_config(vit_conv_stem=8), micro_model.tokenizer)

@@ -127,6 +127,6 @@ def test_unknown_split_and_bad_held_out_pairs_are_rejected():
 
 
 def test_bigger_images_and_more_shapes_work():
-    config = SceneConfig(image_size=224, max_objects=6, shapes=("circle", "square", "triangle", "diamond", "hexagon"))
+    config = SceneConfig(image_size=224, max_objects=4, shapes=("circle", "square", "triangle", "diamond", "hexagon"))
     scene = generate_scene(config, np.random.default_rng(0))
     assert scene.image.shape == (224, 224, 3)

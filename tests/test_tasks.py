@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from vlmkit.codecs import Codec
-from vlmkit.recipes import curriculum_stream, shapeworld_stream, task_mixture
+from vlmkit.data import mixture_stream
+from vlmkit.recipes import curriculum_stream, shapeworld_stream
 from vlmkit.shapeworld import ShapeWorld
 from vlmkit.tasks import TASKS, CurriculumStream, make_example
 
@@ -45,6 +46,6 @@ def test_curriculum_switches_from_single_object_scenes():
 
 
 def test_task_mixture_follows_its_weights():
-    mix = task_mixture({"caption": 1.0, "ground": 3.0}, CODEC)
+    mix = mixture_stream("tiny", {"caption": 1.0, "ground": 3.0}, CODEC)
     tasks = [mix[i].task for i in range(200)]
     assert 0.6 < tasks.count("ground") / 200 < 0.9

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +19,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from .boxes import Box, xywh_to_xyxy
-from .polygons import Polygon, flat_to_points, polygons_to_mask, rle_to_mask
+from .polygons import Polygon, flat_to_points, mask_to_polygons, points_to_flat, polygons_to_mask, rle_to_mask
 
 
 @dataclass
@@ -106,3 +107,95 @@ class CocoInstances:
             polygons=polygons,
             rle=rle,
         )
+
+    def referring_rows(self, split: str = "val", min_area_fraction: float = 0.01) -> list[dict]:
+        """Unified rows with expressions generated from the annotations themselves.
+
+        Each expression names the category ("the dog") and, where the category repeats in
+        the image, the position or size that singles the object out ("the dog on the
+        left", "the bigger dog"), computed on the boxes: unique in the image by
+        construction. Crowd regions and objects smaller than ``min_area_fraction`` of the
+        image are skipped (the returned rows say how many were kept; see ``len``).
+        """
+        rows = []
+        for image_id in sorted(self.coco.getImgIds()):
+            objects = [o for o in self.objects(image_id)
+                       if not o.iscrowd and _area(o.box) >= min_area_fraction * o.width * o.height]
+            for k, obj in enumerate(objects):
+                expressions = unique_expressions(obj, objects)
+                rows.append({
+                    "id": f"coco/{split}/{image_id}/{obj.ann_id}", "image_id": str(image_id),
+                    "image": str(self.image_path(image_id)), "width": obj.width, "height": obj.height,
+                    "category": obj.category, "box": list(obj.box),
+                    "polygons": [points_to_flat(p) for p in (obj.polygons or mask_to_polygons(obj.mask))],
+                    "expressions": expressions, "expression_kinds": ["coco-generated"] * len(expressions),
+                    "captions": [], "split": split, "source": "coco",
+                })
+        return rows
+
+
+def _area(box: Box) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+def unique_expressions(obj: CocoObject, objects: list[CocoObject], margin: float = 0.1) -> list[str]:
+    """Expressions that single ``obj`` out among ``objects`` of one image.
+
+    ``margin`` (a fraction of the image side) is how clearly a position must differ to be
+    named; an object no rule singles out gets no expression (and so no grounding row)."""
+    same = [o for o in objects if o.category == obj.category]
+    name = obj.category
+    if len(same) == 1:
+        return [f"the {name}"]
+    out = []
+    centre_x = lambda o: (o.box[0] + o.box[2]) / 2  # noqa: E731
+    centre_y = lambda o: (o.box[1] + o.box[3]) / 2  # noqa: E731
+    for key, side, low, high in ((centre_x, obj.width, "on the left", "on the right"),
+                                 (centre_y, obj.height, "at the top", "at the bottom")):
+        ranked = sorted(same, key=key)
+        if ranked[0] is obj and key(ranked[1]) - key(obj) > margin * side:
+            out.append(f"the {name} {low}")
+        if ranked[-1] is obj and key(obj) - key(ranked[-2]) > margin * side:
+            out.append(f"the {name} {high}")
+    by_area = sorted(same, key=lambda o: _area(o.box))
+    big, small = ("bigger", "smaller") if len(same) == 2 else ("biggest", "smallest")
+    if by_area[-1] is obj and _area(obj.box) > 1.5 * _area(by_area[-2].box):
+        out.append(f"the {big} {name}")
+    if by_area[0] is obj and _area(by_area[1].box) > 1.5 * _area(obj.box):
+        out.append(f"the {small} {name}")
+    return out
+
+
+def load_caption_rows(captions_file: str | Path, image_dir: str | Path, split: str = "train",
+                      check_images: bool = True) -> list[dict]:
+    """COCO-format captions (``captions_*.json``: ``images`` + ``annotations`` with ``image_id``
+    and ``caption``) as unified rows, one per image (box = the whole image)."""
+    captions_file, image_dir = Path(captions_file), Path(image_dir)
+    if not captions_file.is_file():
+        raise FileNotFoundError(f"captions file not found: {captions_file}")
+    data = json.loads(captions_file.read_text())
+    if not {"images", "annotations"} <= set(data):
+        raise ValueError(f"{captions_file} is not a COCO captions file (needs 'images' and 'annotations')")
+    by_image: dict[int, list[str]] = {}
+    for ann in data["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann["caption"].strip())
+    rows = []
+    for info in data["images"]:
+        captions = by_image.get(info["id"], [])
+        if not captions:
+            continue
+        rows.append({
+            "id": f"coco-captions/{split}/{info['id']}", "image_id": str(info["id"]),
+            "image": str(image_dir / info["file_name"]), "width": info["width"], "height": info["height"],
+            "category": "image", "box": [0.0, 0.0, float(info["width"]), float(info["height"])], "polygons": [],
+            "expressions": [], "expression_kinds": [], "captions": captions, "split": split, "source": "coco",
+        })
+    if not rows:
+        raise ValueError(f"{captions_file} has no captioned images")
+    orphans = len(by_image.keys() - {i["id"] for i in data["images"]})
+    if orphans:
+        raise ValueError(f"{captions_file}: {orphans} image ids have captions but no 'images' entry")
+    missing = [r["image"] for r in rows if check_images and not Path(r["image"]).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} caption image(s) missing, e.g. {missing[0]}")
+    return rows

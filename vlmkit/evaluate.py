@@ -15,14 +15,16 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
+from .boxes import box_iou
+from .codecs import Parsed
 from .constrained import LocationGrammar
 from .metrics import SegmentationScores, caption_metrics, grounding_metrics
 from .model import MiniVLM
 from .polygons import flat_to_points, polygons_to_mask
-from .processor import Processor
-from .tasks import Example, make_example
+from .processor import Processor, to_pil
+from .tasks import PROMPTS, Example, make_example
 
-MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 72, "describe": 16}
+MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "describe": 16}
 
 
 def queries(rows: Sequence[dict], task: str, codec, per_row: int | None = 1, seed: int = 0) -> list[Example]:
@@ -39,14 +41,19 @@ def queries(rows: Sequence[dict], task: str, codec, per_row: int | None = 1, see
 
 
 @torch.no_grad()
-def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = 64, constrained: bool = False,
+def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = 64, constrained: bool | None = None,
             max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
-    """Greedy answers for ``examples`` (all of one task), batched, with the KV cache."""
+    """Greedy answers for ``examples`` (all of one task), batched, with the KV cache.
+
+    ``constrained``: grammar-constrained decoding of boxes/outlines; ``None`` (default)
+    means "whenever the task and the codec format allow it" (ground/segment in ``loc``)."""
     if not examples:
         return []
     task = examples[0].task
     max_new = max_new_tokens or MAX_TOKENS[task]
     processors = None
+    if constrained is None:
+        constrained = task in ("ground", "segment") and model.codec.fmt == "loc"
     if constrained:
         if task not in ("ground", "segment"):
             raise ValueError(f"constrained decoding applies to ground/segment, not {task!r}")
@@ -70,18 +77,21 @@ def _by_kind(examples: Sequence[Example], score) -> dict[str, dict]:
     return {kind: score(idx) for kind, idx in sorted(groups.items())}
 
 
-def evaluate_grounding(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, constrained: bool = True,
+def evaluate_grounding(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, constrained: bool | None = None,
                        batch_size: int = 64, progress: bool = True) -> dict:
     """Acc@0.5/0.75, mean IoU, parse rate overall and per expression kind; plus predictions."""
     examples = queries(rows, "ground", model.codec, per_row)
     answers = predict(model, examples, batch_size, constrained, progress=progress)
     parsed = [model.codec.parse_box(a, ex.row["width"], ex.row["height"]) for a, ex in zip(answers, examples)]
     score = lambda idx: grounding_metrics([parsed[i] for i in idx], [examples[i].row["box"] for i in idx])  # noqa
+    boxes = np.array([p.value if p.ok else (0, 0, 0, 0) for p in parsed], float).reshape(-1, 4)
+    ious = box_iou(boxes, np.array([ex.row["box"] for ex in examples], float).reshape(-1, 4))
     return {"metrics": score(range(len(examples))), "by_kind": _by_kind(examples, score),
-            "examples": examples, "answers": answers, "parsed": parsed}
+            "examples": examples, "answers": answers, "parsed": parsed, "ious": ious}
 
 
-def evaluate_segmentation(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, constrained: bool = True,
+def evaluate_segmentation(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1,
+                          constrained: bool | None = None,
                           batch_size: int = 32, progress: bool = True) -> dict:
     """mIoU, oIoU, Dice, P@0.5-0.9 and parse rate of predicted outlines; plus predictions."""
     examples = queries(rows, "segment", model.codec, per_row)
@@ -106,3 +116,63 @@ def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = 
     preds = {row["image_id"]: a for row, a in zip(images, answers)}
     refs = {row["image_id"]: list(row["captions"]) for row in images}
     return {"metrics": caption_metrics(preds, refs), "examples": examples, "answers": answers}
+
+
+def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch_size: int = 64,
+                         progress: bool = True) -> dict:
+    """Region description (REG): BLEU-4/CIDEr against the object's expressions and, for
+    ShapeWorld rows with their ``world``, the share of descriptions that the resolver
+    finds refer to exactly the described object (the stricter test)."""
+    examples = queries(rows, "describe", model.codec)
+    answers = predict(model, examples, batch_size, progress=progress)
+    references = {row["id"]: list(row["expressions"]) for row in rows}  # every expression, not just the query's
+    metrics = caption_metrics({i: a for i, a in enumerate(answers)},
+                              {i: references[ex.row["id"]] for i, ex in enumerate(examples)})
+    if world is not None:
+        from .shapeworld.language import UnresolvableExpression, resolve
+
+        unique = []
+        for answer, ex in zip(answers, examples):
+            _, split, index, obj = ex.row["id"].split("/")
+            scene, _ = world.scene(split, int(index))
+            try:
+                resolution = resolve(answer, scene)
+                unique.append(resolution.unique and resolution.referents == (int(obj),))
+            except UnresolvableExpression:
+                unique.append(False)
+        metrics["resolves_uniquely"] = float(np.mean(unique))
+    return {"metrics": metrics, "examples": examples, "answers": answers}
+
+
+def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> dict:
+    """Describe each object's box, ground the description, and measure IoU with that box:
+    a model that understands its own words finds the object it described."""
+    described = evaluate_description(model, rows, batch_size=batch_size, progress=progress)
+    grounded_rows = [dict(ex.row, expressions=[a], expression_kinds=["cycle"])
+                     for ex, a in zip(described["examples"], described["answers"])]
+    grounded = evaluate_grounding(model, grounded_rows, batch_size=batch_size, progress=progress)
+    ious = grounded["ious"]
+    return {"metrics": {"cycle_acc@0.5": float(np.mean(ious >= 0.5)), "cycle_mean_iou": float(np.mean(ious))},
+            "descriptions": described["answers"], "ious": ious, "parsed": grounded["parsed"]}
+
+
+def ground(model: MiniVLM, image, expression: str, constrained: bool | None = None) -> tuple[str, Parsed]:
+    """Ground one free-text ``expression`` on ``image`` (PIL, array or path):
+    ``(the model's answer text, Parsed box in pixels of that image)``."""
+    pil = to_pil(image)
+    example = Example("ground", pil, f"{PROMPTS['ground']} {expression}", answer="", row={})
+    (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
+    return answer, model.codec.parse_box(answer, pil.width, pil.height)
+
+
+def evaluate_task(model: MiniVLM, task: str, rows: Sequence[dict], progress: bool = True) -> dict:
+    """The headline metrics of ``task`` on ``rows`` (dispatches to the evaluators above)."""
+    if task == "caption":
+        return evaluate_captioning(model, rows, progress=progress)["metrics"]
+    if task == "ground":
+        return evaluate_grounding(model, rows, progress=progress)["metrics"]
+    if task == "segment":
+        return evaluate_segmentation(model, rows, progress=progress)["metrics"]
+    if task == "describe":
+        return evaluate_description(model, rows, progress=progress)["metrics"]
+    raise ValueError(f"unknown task {task!r}")

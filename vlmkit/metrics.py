@@ -101,3 +101,16 @@ def caption_metrics(predictions: Mapping[object, str], references: Mapping[objec
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     cider, _ = Cider().compute_score(gts, res)
     return {"bleu4": float(bleu[3]), "cider": float(cider), "n": len(predictions)}
+
+
+def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str], digits: int = 3) -> str:
+    """A plain-text table: one line per key of ``rows``, one column per metric name."""
+    width = max([len(str(k)) for k in rows] + [5])
+    lines = [f"{'':<{width}} | " + " | ".join(f"{c:>9}" for c in columns)]
+    for name, values in rows.items():
+        cells = []
+        for c in columns:
+            v = values.get(c)
+            cells.append(f"{v:>9.{digits}f}" if isinstance(v, float) else f"{'-' if v is None else v:>9}")
+        lines.append(f"{name:<{width}} | " + " | ".join(cells))
+    return "\n".join(lines)

@@ -164,3 +164,14 @@ def mask_iou(pred: np.ndarray, target: np.ndarray) -> float:
     if union == 0:
         return 1.0
     return float(np.logical_and(pred, target).sum() / union)
+
+
+def roundtrip_iou(mask: np.ndarray, max_vertices: int | None) -> float:
+    """IoU between ``mask`` and its traced, simplified outline rasterised back."""
+    h, w = mask.shape
+    return mask_iou(polygons_to_mask(mask_to_polygons(mask, max_vertices=max_vertices), h, w), mask)
+
+
+def budget_curve(masks: Sequence[np.ndarray], budgets: Sequence[int]) -> dict[int, float]:
+    """Mean :func:`roundtrip_iou` over ``masks`` for each vertex budget."""
+    return {b: float(np.mean([roundtrip_iou(m, b) for m in masks])) for b in budgets}

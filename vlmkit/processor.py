@@ -7,6 +7,7 @@ left so every prompt ends where generation starts.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -20,17 +21,35 @@ from .tasks import Example
 MEAN, STD = 0.5, 0.5  # the normalisation of the google/vit-* checkpoints
 
 
+def to_pil(image) -> Image.Image:
+    """An RGB PIL image from a PIL image, an ``HxWx3`` uint8 array, or a file path
+    (full-profile rows store paths); a missing or unreadable file is named in the error."""
+    if isinstance(image, Image.Image):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image not found: {path}")
+        try:
+            with Image.open(path) as img:
+                return img.convert("RGB")
+        except OSError as err:
+            raise OSError(f"cannot read image {path}: {err}") from err
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 image array, got shape {array.shape}")
+    return Image.fromarray(array.astype(np.uint8))
+
+
 class Processor:
     def __init__(self, tokenizer: PreTrainedTokenizerBase, image_size: int):
         self.tokenizer, self.image_size = tokenizer, image_size
 
     def pixels(self, images: Sequence) -> torch.Tensor:
-        """RGB images (PIL or uint8 arrays, any size) -> ``(B, 3, S, S)`` normalised floats."""
+        """Images (see :func:`to_pil`; any size) -> ``(B, 3, S, S)`` normalised floats."""
         arrays = []
         for image in images:
-            pil = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
-            if pil.mode != "RGB":
-                pil = pil.convert("RGB")
+            pil = to_pil(image)
             if pil.size != (self.image_size, self.image_size):
                 pil = pil.resize((self.image_size, self.image_size), Image.BILINEAR)
             arrays.append(np.asarray(pil, dtype=np.float32))

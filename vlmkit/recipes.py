@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from .codecs import Codec
 from .shapeworld import SceneConfig, ShapeWorld
-from .tasks import CurriculumStream, MixtureStream, RowStream, Stream
+from .tasks import CurriculumStream, RowStream, Stream
 
 ENDLESS = 10**12  # generated data: every index is a new scene
 
@@ -38,8 +38,3 @@ def multi_object_world(seed: int = 0, image_size: int = 64) -> ShapeWorld:
     """Scenes of 2-4 objects: where referring needs more than finding the only shape."""
     return ShapeWorld(SceneConfig(image_size=image_size, min_objects=2, max_objects=4), seed=seed)
 
-
-def task_mixture(tasks: dict[str, float], codec: Codec, world: ShapeWorld | None = None, seed: int = 0) -> Stream:
-    """Examples of several tasks, each drawn with the given weight (notebook 04)."""
-    streams = [shapeworld_stream(task, codec, world, seed=seed + k) for k, task in enumerate(tasks)]
-    return MixtureStream(streams, list(tasks.values()), seed=seed)

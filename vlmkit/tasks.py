@@ -21,10 +21,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .codecs import Codec
-from .polygons import flat_to_points
+from .polygons import flat_to_points, simplify_to_budget
 
 TASKS = ("caption", "ground", "segment", "describe")
 PROMPTS = {"caption": "caption:", "ground": "locate:", "segment": "segment:", "describe": "describe:"}
+MAX_VERTICES = 12  # outline budget for segment answers: ~2 tokens a vertex keeps answers short
 
 
 @dataclass
@@ -40,8 +41,10 @@ class Example:
     kind: str = ""
 
 
-def make_example(row: dict, task: str, codec: Codec, rng: np.random.Generator) -> Example:
-    """The ``task`` example for a unified-schema ``row``; ``rng`` picks the expression/caption."""
+def make_example(row: dict, task: str, codec: Codec, rng: np.random.Generator,
+                 max_vertices: int = MAX_VERTICES) -> Example:
+    """The ``task`` example for a unified-schema ``row``; ``rng`` picks the expression/caption.
+    Segment answers are outlines simplified to ``max_vertices`` vertices (Douglas-Peucker)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     w, h = row["width"], row["height"]
@@ -58,7 +61,8 @@ def make_example(row: dict, task: str, codec: Codec, rng: np.random.Generator) -
     if task == "ground":
         return Example(task, row["image"], f"{PROMPTS[task]} {expression}", box_text, row, expression, kind)
     if task == "segment":
-        polygon_text = codec.encode_polygons([flat_to_points(p) for p in row["polygons"]], w, h)
+        outline = simplify_to_budget([flat_to_points(p) for p in row["polygons"]], max_vertices)
+        polygon_text = codec.encode_polygons(outline, w, h)
         return Example(task, row["image"], f"{PROMPTS[task]} {expression}", polygon_text, row, expression, kind)
     return Example(task, row["image"], f"{PROMPTS[task]} {box_text}", expression, row, expression, kind)
 

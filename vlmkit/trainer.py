@@ -151,13 +151,15 @@ class Trainer:
                 bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}")
                 running = []
             bar.update(1)
-            if c.eval_every and self.step % c.eval_every == 0 and self.step < end:
+            # periodic work depends on the step alone, so a resumed run does exactly what an
+            # uninterrupted one does; the last step is evaluated once, below
+            if c.eval_every and self.step % c.eval_every == 0 and self.step < c.steps:
                 self.run_evaluation()
             if c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end:
                 self.save()
+            if self.step == c.steps:
+                self.run_evaluation()
         bar.close()
-        if self.step == c.steps:
-            self.run_evaluation()
         if self.output_dir:
             self.save()
         return self.history

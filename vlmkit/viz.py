@@ -16,6 +16,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon as PolygonPatch
 from matplotlib.patches import Rectangle
 
+from .processor import to_pil
+
 TRUE_COLOUR, PRED_COLOUR = "#00c853", "#ff1744"
 
 
@@ -41,7 +43,7 @@ def draw_polygons(ax: matplotlib.axes.Axes, polygons: Sequence, colour: str, sty
 def show_example(ax: matplotlib.axes.Axes, image, title: str = "", true_box=None, pred_box=None,
                  true_polygons=None, pred_polygons=None) -> None:
     """One image with its ground truth (green, solid) and prediction (red, dashed)."""
-    pixels = np.asarray(image)
+    pixels = np.asarray(to_pil(image))
     # extent puts pixel (col, row) on [col, col+1) x [row, row+1), the COCO convention of our boxes
     ax.imshow(pixels, interpolation="nearest", extent=(0, pixels.shape[1], pixels.shape[0], 0))
     if true_polygons is not None:
@@ -106,5 +108,39 @@ def plot_history(history: Sequence[dict], title: str, metrics: Sequence[str] = (
         axes[0, 1].set(xlabel="step", title="evaluation", ylim=(0, 1.02))
         axes[0, 1].legend()
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def caption_grid(images: Sequence, predicted: Sequence[str], reference: Sequence[str], title: str,
+                 columns: int = 4) -> plt.Figure:
+    """Images with the model's caption (bold) above the first reference caption."""
+    n = len(images)
+    nrows = -(-n // columns)
+    fig, axes = plt.subplots(nrows, columns, figsize=(2.8 * columns, 3.3 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, pred, ref in zip(axes.flat, images, predicted, reference):
+        ax.imshow(np.asarray(to_pil(image)), interpolation="nearest")
+        ax.set_title("\n".join(textwrap.wrap(f"model: {pred}", 34)), fontsize=7.5, fontweight="bold")
+        ax.text(0.5, -0.04, "\n".join(textwrap.wrap(f"truth: {ref}", 40)), transform=ax.transAxes, ha="center",
+                va="top", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def bar_table(values: dict[str, dict[str, float]], title: str, ylabel: str) -> plt.Figure:
+    """Grouped bars: ``values[group][series]`` (e.g. Acc@0.5 per expression kind per split)."""
+    groups = list(values)
+    series = sorted({s for g in values.values() for s in g})
+    width = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(groups) * max(1, len(series) / 2)), 3.4))
+    for k, name in enumerate(series):
+        xs = [i + k * width for i in range(len(groups))]
+        ax.bar(xs, [values[g].get(name, 0.0) for g in groups], width, label=name)
+    ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))], groups)
+    ax.set(ylabel=ylabel, ylim=(0, 1.05), title=title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -21,16 +21,17 @@ from dataclasses import dataclass
 class VLMConfig:
     vit_pretrained: str | None = None
     vit_image_size: int = 64
-    vit_patch_size: int = 16
+    vit_patch_size: int = 8
     vit_hidden: int = 128
     vit_layers: int = 4
     vit_heads: int = 4
     vit_mlp: int | None = None  # default 2 * vit_hidden
     vit_sincos_positions: bool = True  # fill the position table with a 2-D sin/cos pattern (NOTES.md)
+    vit_conv_stem: int = 32  # >0: a 3x3 conv with this many channels before the patch embedding
     vit_freeze: bool = False
     vit_hf_config: dict | None = None
 
-    mp_pixel_shuffle: int = 1  # >1 merges s*s neighbouring vision tokens into one
+    mp_pixel_shuffle: int = 2  # >1 merges s*s neighbouring vision tokens into one
     mp_hidden: int | None = None  # default lm hidden size
 
     lm_pretrained: str | None = None
@@ -57,15 +58,17 @@ class VLMConfig:
 
 
 def tiny_config(**overrides) -> VLMConfig:
-    """The offline CPU model: 64 px images, 16 vision tokens, a 4-layer Llama-style LM."""
+    """The offline CPU model: a 3x3 conv stem, a 4-layer ViT on 64 px images in 8 px patches,
+    folded 2x2 into 16 image tokens, a 4-layer Llama-style LM (each choice measured by
+    ``scripts/learning_benchmark.py``)."""
     return dataclasses.replace(VLMConfig(), **overrides)
 
 
 def full_config(**overrides) -> VLMConfig:
     """Pretrained parts from the Hub: a ViT-B/16 encoder and SmolLM2-135M, 1000 location bins."""
     base = VLMConfig(vit_pretrained="google/vit-base-patch16-224", vit_image_size=224, vit_patch_size=16,
-                     mp_pixel_shuffle=2, lm_pretrained="HuggingFaceTB/SmolLM2-135M", lm_max_positions=2048,
-                     codec_bins=1000)
+                     vit_conv_stem=0, mp_pixel_shuffle=2, lm_pretrained="HuggingFaceTB/SmolLM2-135M",
+                     lm_max_positions=2048, codec_bins=1000)
     return dataclasses.replace(base, **overrides)
 
 

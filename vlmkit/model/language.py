@@ -27,3 +27,4 @@ def build_language_model(config: VLMConfig, tokenizer: PreTrainedTokenizerBase) 
         lm.resize_token_embeddings(len(tokenizer))
     config.lm_hf_config = lm.config.to_dict()
     return lm
+

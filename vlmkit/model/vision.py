@@ -33,6 +33,8 @@ class VisionEncoder(nn.Module):
 
     def __init__(self, config: VLMConfig):
         super().__init__()
+        if config.vit_conv_stem and config.vit_pretrained:
+            raise ValueError("vit_conv_stem applies to a ViT trained from scratch: a pretrained ViT reads RGB")
         if config.vit_hf_config is not None:
             self.vit = ViTModel(ViTConfig.from_dict(config.vit_hf_config), add_pooling_layer=False)
         elif config.vit_pretrained:
@@ -42,6 +44,7 @@ class VisionEncoder(nn.Module):
                 image_size=config.vit_image_size, patch_size=config.vit_patch_size,
                 hidden_size=config.vit_hidden, num_hidden_layers=config.vit_layers,
                 num_attention_heads=config.vit_heads, intermediate_size=config.vit_mlp or 2 * config.vit_hidden,
+                num_channels=config.vit_conv_stem or 3,
                 hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
             ), add_pooling_layer=False)
             if config.vit_sincos_positions:
@@ -50,14 +53,21 @@ class VisionEncoder(nn.Module):
                 with torch.no_grad():
                     table[0, 1:] = sincos_2d(grid, table.shape[-1])
         config.vit_hf_config = self.vit.config.to_dict()
+        # A 3x3 conv in front sees edges inside each patch; the ViT's patchifying conv then
+        # summarises them (the ViT reads vit_conv_stem channels instead of RGB).
+        self.stem = None
+        if config.vit_conv_stem:
+            self.stem = nn.Sequential(nn.Conv2d(3, config.vit_conv_stem, 3, padding=1), nn.GELU())
         self.hidden_size = self.vit.config.hidden_size
         self.grid = self.vit.config.image_size // self.vit.config.patch_size
         if config.vit_freeze:
-            self.vit.requires_grad_(False)
+            self.requires_grad_(False)
 
     @property
     def image_size(self) -> int:
         return self.vit.config.image_size
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        if self.stem is not None:
+            pixel_values = self.stem(pixel_values)
         return self.vit(pixel_values=pixel_values).last_hidden_state[:, 1:]

@@ -29,7 +29,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "orange": (255, 127, 14),
 }
 # circumradius as a fraction of the image side
-SIZES: dict[str, float] = {"small": 0.1, "big": 0.17}
+SIZES: dict[str, float] = {"small": 0.13, "big": 0.2}
 # vertices of the unit shape (circumradius 1), y pointing down
 _N_CIRCLE = 24
 SHAPES: dict[str, list[tuple[float, float]]] = {

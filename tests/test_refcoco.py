@@ -1,0 +1,147 @@
+import json
+import pickle
+
+import datasets
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmkit.polygons import PolygonError
+from vlmkit.refcoco import UnsafePickleError, load_refcoco, load_refcoco_parquet, safe_load_pickle
+from vlmkit.schema import check_row
+
+
+def _image(path, w=40, h=30):
+    Image.fromarray(np.full((h, w, 3), 128, np.uint8)).save(path)
+
+
+def _ref(ref_id, ann_id, image_id, split, sents):
+    return {"ref_id": ref_id, "ann_id": ann_id, "image_id": image_id, "split": split, "category_id": 1,
+            "file_name": f"COCO_train2014_{image_id:012d}_{ann_id}.jpg", "sent_ids": list(range(len(sents))),
+            "sentences": [{"sent": s, "raw": s.capitalize(), "tokens": s.split(), "sent_id": i}
+                          for i, s in enumerate(sents)]}
+
+
+@pytest.fixture
+def refer_tree(tmp_path):
+    """refer/refcoco/{refs(unc).p, instances.json} and train2014/ as the refer repo lays them out."""
+    folder, images = tmp_path / "refer" / "refcoco", tmp_path / "train2014"
+    folder.mkdir(parents=True)
+    images.mkdir()
+    for image_id in (1, 2):
+        _image(images / f"COCO_train2014_{image_id:012d}.jpg")
+    instances = {
+        "images": [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "width": 40, "height": 30} for i in (1, 2)],
+        "annotations": [
+            {"id": 10, "image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 8], "iscrowd": 0,
+             "segmentation": [[2, 3, 12, 3, 12, 11, 2, 11]], "area": 80},
+            {"id": 11, "image_id": 2, "category_id": 2, "bbox": [5, 5, 10, 10], "iscrowd": 0,
+             "segmentation": [[5, 5, 15, 5, 15, 15], [20, 20, 25, 20, 25, 25]], "area": 60},
+        ],
+        "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}],
+    }
+    (folder / "instances.json").write_text(json.dumps(instances))
+    refs = [_ref(100, 10, 1, "train", ["man in red", "left guy"]), _ref(101, 11, 2, "testA", ["brown dog"])]
+    (folder / "refs(unc).p").write_bytes(pickle.dumps(refs, protocol=2))
+    return tmp_path / "refer", images
+
+
+def test_refer_format_loads_into_the_unified_schema(refer_tree):
+    root, images = refer_tree
+    (row,) = load_refcoco(root, images, split="train")
+    check_row(row)
+    assert row["expressions"] == ["man in red", "left guy"] and row["expression_kinds"] == ["refcoco"] * 2
+    assert row["box"] == [2.0, 3.0, 12.0, 11.0]  # COCO xywh -> xyxy
+    assert row["category"] == "person" and row["image"].endswith("COCO_train2014_000000000001.jpg")
+    (multi,) = load_refcoco(root, images, split="testA")
+    assert len(multi["polygons"]) == 2
+
+
+def test_refer_format_bad_input_names_the_problem(refer_tree):
+    root, images = refer_tree
+    with pytest.raises(ValueError, match="not 'testC'"):
+        load_refcoco(root, images, split="testC")
+    with pytest.raises(ValueError, match="'val' .* is empty"):
+        load_refcoco(root, images, split="val")
+    with pytest.raises(FileNotFoundError, match="refs file not found"):
+        load_refcoco(root, images, dataset="refcocog", split_by="umd", split="val")
+    (images / "COCO_train2014_000000000002.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match="1 image\\(s\\) missing"):
+        load_refcoco(root, images, split="testA")
+    refs = safe_load_pickle(root / "refcoco" / "refs(unc).p")
+    refs[0]["ann_id"] = 999
+    (root / "refcoco" / "refs(unc).p").write_bytes(pickle.dumps(refs))
+    with pytest.raises(KeyError, match="ann_id 999"):
+        load_refcoco(root, images, split="train")
+
+
+def test_odd_polygon_is_rejected_with_the_annotation_named(refer_tree):
+    root, images = refer_tree
+    inst = json.loads((root / "refcoco" / "instances.json").read_text())
+    inst["annotations"][0]["segmentation"] = [[2, 3, 12, 3, 12]]
+    (root / "refcoco" / "instances.json").write_text(json.dumps(inst))
+    with pytest.raises(PolygonError, match="annotation 10: .*even number"):
+        load_refcoco(root, images, split="train")
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))  # would create the marker file if run
+
+
+def test_malicious_pickle_is_refused_without_running_code(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "refs(unc).p"
+    evil.write_bytes(pickle.dumps([{"ref_id": 1, "payload": _Exploit(marker)}]))
+    with pytest.raises(UnsafePickleError, match="refusing to load builtins.open"):
+        safe_load_pickle(evil)
+    assert not marker.exists()
+
+
+@pytest.fixture
+def parquet_file(tmp_path):
+    """A parquet file in the lmms-lab/RefCOCO schema, image column included."""
+    image = Image.fromarray(np.full((30, 40, 3), 200, np.uint8))
+    rows = [{"question_id": "q1", "image": image, "question": "Provide the bounding box of the region.",
+             "answer": ["red shirt man", "man on left"], "segmentation": [2.0, 3.0, 12.0, 3.0, 12.0, 11.0],
+             "bbox": [2.0, 3.0, 10.0, 8.0], "iscrowd": 0, "file_name": "COCO_train2014_000000000001.jpg"}]
+    features = datasets.Features({
+        "question_id": datasets.Value("string"), "image": datasets.Image(), "question": datasets.Value("string"),
+        "answer": datasets.List(datasets.Value("string")), "segmentation": datasets.List(datasets.Value("float32")),
+        "bbox": datasets.List(datasets.Value("float32")), "iscrowd": datasets.Value("int8"),
+        "file_name": datasets.Value("string")})
+    path = tmp_path / "val-00000-of-00001.parquet"
+    datasets.Dataset.from_list(rows, features=features).to_parquet(str(path))
+    return path, rows, features
+
+
+def test_parquet_schema_loads(parquet_file):
+    path, _, _ = parquet_file
+    (row,) = load_refcoco_parquet(path, "val")
+    check_row(row)
+    assert row["expressions"] == ["red shirt man", "man on left"]
+    assert row["box"] == [2.0, 3.0, 12.0, 11.0] and (row["width"], row["height"]) == (40, 30)
+
+
+def test_parquet_bad_input(parquet_file, tmp_path):
+    path, rows, features = parquet_file
+    with pytest.raises(ValueError, match="no train split"):
+        load_refcoco_parquet(path, "train")
+    with pytest.raises(FileNotFoundError, match="parquet file not found"):
+        load_refcoco_parquet(tmp_path / "nope.parquet", "val")
+    odd = tmp_path / "odd.parquet"
+    datasets.Dataset.from_list([dict(rows[0], segmentation=[1.0, 2.0, 3.0, 4.0, 5.0])],
+                               features=features).to_parquet(str(odd))
+    with pytest.raises(PolygonError, match="q1"):
+        load_refcoco_parquet(odd, "val")
+    no_image = tmp_path / "noimg.parquet"
+    datasets.Dataset.from_list([dict(rows[0], image=None)], features=features).to_parquet(str(no_image))
+    with pytest.raises(FileNotFoundError, match="has no image"):
+        load_refcoco_parquet(no_image, "val")
+    empty = tmp_path / "empty.parquet"
+    datasets.Dataset.from_list([], features=features).to_parquet(str(empty))
+    with pytest.raises(ValueError, match="hold no rows"):
+        load_refcoco_parquet(empty, "val")

@@ -1,0 +1,158 @@
+"""RefCOCO, RefCOCO+ and RefCOCOg, from the two sources users meet, in the unified schema.
+
+1. The *refer* format (github.com/lichengunc/refer)::
+
+       <refer_root>/refcoco/refs(unc).p       refcoco:  unc (train/val/testA/testB), google
+       <refer_root>/refcoco+/refs(unc).p      refcoco+: unc (train/val/testA/testB)
+       <refer_root>/refcocog/refs(umd).p      refcocog: umd (train/val/test), google
+       <refer_root>/<dataset>/instances.json  COCO-style images/annotations/categories
+       <coco train2014 folder>/COCO_train2014_*.jpg
+
+   A ref holds ``ref_id, ann_id, image_id, split, sentences[{sent, raw, tokens, sent_id}],
+   category_id``; its box and polygons come from ``instances.json`` by ``ann_id``.
+   Pickle runs code when loaded, so :func:`safe_load_pickle` accepts only plain
+   containers and scalars.
+
+2. Hugging Face parquet files in the ``lmms-lab/RefCOCO`` schema: ``question_id, image,
+   question, answer`` (list of expressions), ``segmentation`` (flat polygon), ``bbox``
+   (``[x, y, w, h]``), ``iscrowd, file_name``. Those releases have only evaluation splits
+   (val/test/testA/testB): **no train split** — train on the refer format.
+
+Both give one row per object with all its expressions (``expression_kinds`` holds the
+dataset name). Nothing is dropped silently: bad input raises an error that names it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from collections import Counter
+from pathlib import Path
+
+from .boxes import xywh_to_xyxy
+from .polygons import PolygonError, flat_to_points, mask_to_polygons, points_to_flat, rle_to_mask
+
+SPLITS = {("refcoco", "unc"): ("train", "val", "testA", "testB"), ("refcoco", "google"): ("train", "val", "test"),
+          ("refcoco+", "unc"): ("train", "val", "testA", "testB"), ("refcocog", "umd"): ("train", "val", "test"),
+          ("refcocog", "google"): ("train", "val")}
+PARQUET_SPLITS = ("val", "test", "testA", "testB")
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """The pickle asks to build an object other than plain containers and scalars."""
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        # Plain dicts/lists/tuples/strings/numbers need no class lookup at all; anything
+        # that does is how a malicious pickle runs code (os.system, eval, ...).
+        raise UnsafePickleError(f"refusing to load {module}.{name}: a refs file holds only plain containers "
+                                f"and scalars")
+
+
+def safe_load_pickle(path: str | Path):
+    """Load a pickle that may contain only dicts, lists, tuples, strings, numbers, None."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"refs file not found: {path}")
+    with open(path, "rb") as f:
+        try:
+            return _PlainUnpickler(io.BytesIO(f.read()), encoding="utf-8").load()
+        except UnsafePickleError as err:
+            raise UnsafePickleError(f"{path}: {err}") from err
+
+
+def _object_polygons(ann: dict, height: int, width: int) -> list[list[float]]:
+    seg = ann.get("segmentation")
+    if isinstance(seg, list):
+        try:
+            return [points_to_flat(flat_to_points(part)) for part in seg]
+        except PolygonError as err:
+            raise PolygonError(f"annotation {ann['id']}: {err}") from err
+    if isinstance(seg, dict):  # RLE (crowd) masks are traced into polygons
+        return [points_to_flat(p) for p in mask_to_polygons(rle_to_mask(seg, height, width))]
+    return []
+
+
+def load_refcoco(refer_root: str | Path, image_dir: str | Path, dataset: str = "refcoco", split_by: str = "unc",
+                 split: str = "train", check_images: bool = True) -> list[dict]:
+    """Unified rows of one split of a refer-format dataset (one row per referred object)."""
+    if (dataset, split_by) not in SPLITS:
+        raise ValueError(f"unknown dataset/split_by {dataset}/{split_by}; known: {sorted(SPLITS)}")
+    if split not in SPLITS[dataset, split_by]:
+        raise ValueError(f"{dataset} ({split_by}) has splits {SPLITS[dataset, split_by]}, not {split!r}")
+    folder, image_dir = Path(refer_root) / dataset, Path(image_dir)
+    refs = safe_load_pickle(folder / f"refs({split_by}).p")
+    instances_path = folder / "instances.json"
+    if not instances_path.is_file():
+        raise FileNotFoundError(f"instances file not found: {instances_path}")
+    instances = json.loads(instances_path.read_text())
+    anns = {a["id"]: a for a in instances["annotations"]}
+    images = {i["id"]: i for i in instances["images"]}
+    categories = {c["id"]: c["name"] for c in instances["categories"]}
+    chosen = [r for r in refs if r["split"] == split]
+    if not chosen:
+        raise ValueError(f"split {split!r} of {folder / f'refs({split_by}).p'} is empty "
+                         f"(splits present: {dict(Counter(r['split'] for r in refs))})")
+    rows = []
+    for ref in chosen:
+        if ref["ann_id"] not in anns:
+            raise KeyError(f"ref {ref['ref_id']} points at ann_id {ref['ann_id']}, which {instances_path} lacks")
+        ann, info = anns[ref["ann_id"]], images[ref["image_id"]]
+        sentences = [s["sent"] for s in ref["sentences"]]
+        rows.append({
+            "id": f"{dataset}/{split}/{ref['ref_id']}", "image_id": str(ref["image_id"]),
+            "image": str(image_dir / info["file_name"]), "width": info["width"], "height": info["height"],
+            "category": categories[ref["category_id"]], "box": list(xywh_to_xyxy(ann["bbox"])),
+            "polygons": _object_polygons(ann, info["height"], info["width"]),
+            "expressions": sentences, "expression_kinds": [dataset] * len(sentences), "captions": [],
+            "split": split, "source": dataset,
+        })
+    if check_images:
+        _check_images(rows)
+    return rows
+
+
+def _check_images(rows: list[dict]) -> None:
+    missing = sorted({r["image"] for r in rows if not Path(r["image"]).is_file()})
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} image(s) missing, e.g. {missing[0]}; download COCO train2014 "
+                                f"into that folder (see the README's GPU recipe)")
+
+
+def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "refcoco") -> list[dict]:
+    """Unified rows from parquet files in the ``lmms-lab/RefCOCO`` schema (evaluation splits only)."""
+    import datasets
+
+    if split not in PARQUET_SPLITS:
+        raise ValueError(f"the lmms-lab parquet releases have splits {PARQUET_SPLITS} (no train split), "
+                         f"not {split!r}; train on the refer format instead")
+    paths = [str(p) for p in (files if isinstance(files, list) else [files])]
+    for p in paths:
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"parquet file not found: {p}")
+    table = datasets.load_dataset("parquet", data_files={split: paths}, split=split)
+    if len(table) == 0:
+        raise ValueError(f"{paths} hold no rows for split {split!r}")
+    needed = {"question_id", "image", "answer", "segmentation", "bbox", "file_name"}
+    if not needed <= set(table.column_names):
+        raise ValueError(f"{paths} lack columns {sorted(needed - set(table.column_names))} of the lmms-lab schema")
+    rows = []
+    for record in table:
+        image = record["image"]
+        if image is None:
+            raise FileNotFoundError(f"row {record['question_id']} ({record['file_name']}) has no image")
+        seg = record["segmentation"] or []
+        try:
+            polygons = [points_to_flat(flat_to_points(seg))] if seg else []
+        except PolygonError as err:
+            raise PolygonError(f"row {record['question_id']}: {err}") from err
+        expressions = list(record["answer"])
+        rows.append({
+            "id": f"{dataset}/{split}/{record['question_id']}", "image_id": record["file_name"], "image": image,
+            "width": image.width, "height": image.height, "category": "", "box": list(xywh_to_xyxy(record["bbox"])),
+            "polygons": polygons, "expressions": expressions, "expression_kinds": [dataset] * len(expressions),
+            "captions": [], "split": split, "source": dataset,
+        })
+    return rows

@@ -1,0 +1,72 @@
+"""Run the notebook series headless (``make demo``): execute every notebook in order with
+papermill, keep the executed copies, and summarise each stage's headline metrics.
+
+    python -m vlmkit.series --out outputs/demo [--notebooks notebooks]
+
+Only notebooks that exist are run, and the summary lists exactly what ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from .profiles import CHECKPOINT_ENV, profile_name
+from .stages import RESULTS_FILE, STAGES
+
+NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
+                  "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined"}
+
+
+def run_series(notebook_dir: Path, out: Path) -> dict:
+    import papermill
+
+    notebooks = sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"no numbered notebooks in {notebook_dir}")
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints = Path(os.environ.get(CHECKPOINT_ENV) or notebook_dir.resolve().parent / "checkpoints")
+    summary = {"profile": profile_name(announce=False), "notebooks": []}
+    for nb in notebooks:
+        print(f">> executing {nb} -> {out / nb.name}", flush=True)
+        start = time.perf_counter()
+        papermill.execute_notebook(str(nb), str(out / nb.name), cwd=str(nb.parent), progress_bar=False,
+                                   log_output=False)
+        entry = {"notebook": nb.name, "minutes": round((time.perf_counter() - start) / 60, 2)}
+        stage = NOTEBOOK_STAGE.get(nb.stem)
+        results = checkpoints / stage / RESULTS_FILE if stage in STAGES else None
+        if results and results.is_file():
+            entry["results"] = json.loads(results.read_text())
+        summary["notebooks"].append(entry)
+        print(f"   done in {entry['minutes']} min", flush=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "summary.md").write_text(_markdown(summary))
+    return summary
+
+
+def _markdown(summary: dict) -> str:
+    lines = [f"# vlmkit demo results (profile: {summary['profile']})", "",
+             "| notebook | minutes | headline metrics |", "|---|---|---|"]
+    for entry in summary["notebooks"]:
+        metrics = entry.get("results", {}).get("metrics", {})
+        shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+        lines.append(f"| {entry['notebook']} | {entry['minutes']} | {shown or '(none recorded)'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    parser.add_argument("--out", type=Path, default=Path("outputs/demo"))
+    args = parser.parse_args()
+    profile_name()
+    summary = run_series(args.notebooks, args.out)
+    print((args.out / "summary.md").read_text())
+    print(f"executed notebooks and summary in {args.out}/ ({len(summary['notebooks'])} notebooks)")
+
+
+if __name__ == "__main__":
+    main()
