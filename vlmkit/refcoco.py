@@ -124,6 +124,8 @@ def _check_images(rows: list[dict]) -> None:
 def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "refcoco") -> list[dict]:
     """Unified rows from parquet files in the ``lmms-lab/RefCOCO`` schema (evaluation splits only)."""
     import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     if split not in PARQUET_SPLITS:
         raise ValueError(f"the lmms-lab parquet releases have splits {PARQUET_SPLITS} (no train split), "
@@ -132,7 +134,10 @@ def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "r
     for p in paths:
         if not Path(p).is_file():
             raise FileNotFoundError(f"parquet file not found: {p}")
-    table = datasets.load_dataset("parquet", data_files={split: paths}, split=split)
+    # Read the files directly: datasets' builders turn an empty file into a cryptic
+    # "corresponds to no data" error; the features (Image column included) come from the
+    # schema metadata that datasets writes into the parquet files.
+    table = datasets.Dataset(pa.concat_tables([pq.read_table(p) for p in paths]))
     if len(table) == 0:
         raise ValueError(f"{paths} hold no rows for split {split!r}")
     needed = {"question_id", "image", "answer", "segmentation", "bbox", "file_name"}
