@@ -61,9 +61,15 @@ def test_polygon_mask_box_and_pixels_agree():
             assert np.abs(colours - COLOURS[obj.colour]).max() < 12  # noise is mild
 
 
-def test_occlusion_splits_objects_into_several_parts_somewhere():
-    parts = [len(r["polygons"]) for i in range(400) for r in WORLD.rows("train", i)]
-    assert max(parts) >= 2
+def test_occlusion_can_split_an_object_into_several_exact_parts():
+    world = ShapeWorld(SceneConfig(max_occlusion=0.5))  # the default 0.25 keeps objects whole almost always
+    split = [(i, r) for i in range(400) for r in world.rows("train", i) if len(r["polygons"]) > 1]
+    assert split
+    i, row = split[0]
+    scene, _ = world.scene("train", i)
+    obj = scene.objects[int(row["id"].split("/")[-1])]
+    raster = polygons_to_mask([flat_to_points(p) for p in row["polygons"]], scene.size, scene.size)
+    assert mask_iou(raster, obj.mask) >= 0.97
 
 
 def test_rows_follow_the_unified_schema_and_encode():
