@@ -16,7 +16,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes)"
 	$(BIN)/python -m pytest tests
-	VLMKIT_SMOKE=1 VLMKIT_CHECKPOINT_DIR=outputs/ci-checkpoints $(BIN)/python -m pytest --nbval-lax notebooks
+	VLMKIT_SMOKE=1 VLMKIT_CHECKPOINT_DIR=$(CURDIR)/outputs/ci-checkpoints $(BIN)/python -m pytest --nbval-lax notebooks
 
 install: $(STAMP)
 

@@ -49,3 +49,16 @@ def test_task_mixture_follows_its_weights():
     mix = mixture_stream("tiny", {"caption": 1.0, "ground": 3.0}, CODEC)
     tasks = [mix[i].task for i in range(200)]
     assert 0.6 < tasks.count("ground") / 200 < 0.9
+
+
+def test_epoch_shuffled_visits_every_row_once_per_epoch_in_a_new_order():
+    from vlmkit.data import epoch_shuffled
+
+    rows = [{"id": i} for i in range(10)]
+    at = epoch_shuffled(rows, seed=3)
+    first, second = [at(i)[0]["id"] for i in range(10)], [at(i)[0]["id"] for i in range(10, 20)]
+    assert sorted(first) == sorted(second) == list(range(10))
+    assert first != second and first != list(range(10))
+    assert [epoch_shuffled(rows, seed=3)(i)[0]["id"] for i in range(10)] == first  # deterministic
+    with pytest.raises(ValueError, match="no rows"):
+        epoch_shuffled([])

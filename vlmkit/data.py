@@ -10,11 +10,13 @@ tiny: ShapeWorld, generated. full: COCO captions and the RefCOCO family from
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
 
 from .codecs import Codec
-from dataclasses import replace
-
 from .recipes import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
 from .shapeworld import ShapeWorld
 from .tasks import MixtureStream, RowStream, Stream
@@ -35,8 +37,25 @@ def training_stream(profile: str, task: str, codec: Codec, single_object_example
         if task in ("ground", "segment"):
             return curriculum_stream(task, codec, multi_object_world(seed), single_object_examples, seed)
         return shapeworld_stream(task, codec, ShapeWorld(seed=seed), seed=seed)
-    rows = full_rows(task, "train")
-    return RowStream(lambda i: [rows[i % len(rows)]], task, codec, ENDLESS, seed=seed)
+    return RowStream(epoch_shuffled(full_rows(task, "train"), seed), task, codec, ENDLESS, seed=seed)
+
+
+def epoch_shuffled(rows: Sequence[dict], seed: int = 0) -> Callable[[int], list[dict]]:
+    """Index -> [row], visiting every row once per epoch in an order reshuffled each epoch
+    (fixed by ``seed`` and the epoch, so resumed runs see the same order)."""
+    n = len(rows)
+    if n == 0:
+        raise ValueError("no rows to train on")
+    orders: dict[int, np.ndarray] = {}
+
+    def rows_at(index: int) -> list[dict]:
+        epoch = index // n
+        if epoch not in orders:
+            orders.clear()  # keep one epoch's permutation in memory
+            orders[epoch] = np.random.default_rng([seed, epoch]).permutation(n)
+        return [rows[orders[epoch][index % n]]]
+
+    return rows_at
 
 
 def evaluation_rows(profile: str, task: str, split: str = "val", count: int = 300,

@@ -7,6 +7,7 @@ left so every prompt ends where generation starts.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -95,6 +96,7 @@ class Processor:
         for row in ids.tolist():
             if self.tokenizer.eos_token_id in row:
                 row = row[: row.index(self.tokenizer.eos_token_id)]
-            texts.append(self.tokenizer.decode(row, skip_special_tokens=False).replace(self.tokenizer.pad_token, "")
-                         .strip())
+            text = self.tokenizer.decode(row, skip_special_tokens=False).replace(self.tokenizer.pad_token, "")
+            # a word-level decoder puts a space before punctuation; no format depends on it
+            texts.append(re.sub(r" ([,.;:!?])", r"\1", text).strip())
         return texts

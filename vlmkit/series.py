@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
-from .profiles import CHECKPOINT_ENV, profile_name
-from .stages import RESULTS_FILE, STAGES
+from .profiles import profile_name
+from .stages import RESULTS_FILE, stage_dir
 
 NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
                   "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined"}
@@ -28,17 +27,18 @@ def run_series(notebook_dir: Path, out: Path) -> dict:
     if not notebooks:
         raise FileNotFoundError(f"no numbered notebooks in {notebook_dir}")
     out.mkdir(parents=True, exist_ok=True)
-    checkpoints = Path(os.environ.get(CHECKPOINT_ENV) or notebook_dir.resolve().parent / "checkpoints")
     summary = {"profile": profile_name(announce=False), "notebooks": []}
     for nb in notebooks:
+        stage = NOTEBOOK_STAGE.get(nb.stem)
+        results = stage_dir(stage) / RESULTS_FILE if stage else None
+        if results is not None:
+            results.unlink(missing_ok=True)  # the summary quotes this run's results or none
         print(f">> executing {nb} -> {out / nb.name}", flush=True)
         start = time.perf_counter()
-        papermill.execute_notebook(str(nb), str(out / nb.name), cwd=str(nb.parent), progress_bar=False,
+        papermill.execute_notebook(str(nb), str(out / nb.name), cwd=str(nb.parent), progress_bar=True,
                                    log_output=False)
         entry = {"notebook": nb.name, "minutes": round((time.perf_counter() - start) / 60, 2)}
-        stage = NOTEBOOK_STAGE.get(nb.stem)
-        results = checkpoints / stage / RESULTS_FILE if stage in STAGES else None
-        if results and results.is_file():
+        if results is not None and results.is_file():
             entry["results"] = json.loads(results.read_text())
         summary["notebooks"].append(entry)
         print(f"   done in {entry['minutes']} min", flush=True)

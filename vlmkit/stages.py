@@ -13,7 +13,7 @@ from typing import Callable
 
 from .checkpoint import CheckpointError, load_model, save_checkpoint
 from .model import MiniVLM
-from .profiles import checkpoint_root, new_model
+from .profiles import checkpoint_root, new_model, smoke_mode
 from .recipes import shapeworld_stream
 from .trainer import TrainConfig, Trainer
 
@@ -42,7 +42,9 @@ def previous_stage(name: str, stand_in: Callable[[], MiniVLM]) -> MiniVLM:
 
 
 def short_captioning_model(profile: str = "tiny", steps: int = 100, **config_overrides) -> MiniVLM:
-    """A fresh model with a few captioning steps: the stand-in for a missing stage 01."""
+    """A fresh model with a few captioning steps: the stand-in for a missing stage 01
+    (10 steps in CI smoke mode)."""
+    steps = min(steps, 10) if smoke_mode() else steps
     model = new_model(profile, **config_overrides)
     Trainer(model, shapeworld_stream("caption", model.codec), TrainConfig(steps=steps, warmup_steps=10)).train()
     return model

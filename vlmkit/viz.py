@@ -117,14 +117,15 @@ def caption_grid(images: Sequence, predicted: Sequence[str], reference: Sequence
     """Images with the model's caption (bold) above the first reference caption."""
     n = len(images)
     nrows = -(-n // columns)
-    fig, axes = plt.subplots(nrows, columns, figsize=(2.8 * columns, 3.3 * nrows), squeeze=False)
-    for ax in axes.flat:
+    fig, axes = plt.subplots(nrows, columns, figsize=(2.8 * columns, 3.9 * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, image, pred, ref in zip(axes.flat, images, predicted, reference):
         ax.imshow(np.asarray(to_pil(image)), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
         ax.set_title("\n".join(textwrap.wrap(f"model: {pred}", 34)), fontsize=7.5, fontweight="bold")
-        ax.text(0.5, -0.04, "\n".join(textwrap.wrap(f"truth: {ref}", 40)), transform=ax.transAxes, ha="center",
-                va="top", fontsize=7)
+        ax.set_xlabel("\n".join(textwrap.wrap(f"truth: {ref}", 40)), fontsize=7)  # tight_layout makes room
     fig.suptitle(title)
     fig.tight_layout()
     return fig
