@@ -67,11 +67,6 @@ def rle_to_mask(rle: dict, height: int, width: int) -> np.ndarray:
     return mask_utils.decode(rle).astype(bool)
 
 
-def mask_to_rle(mask: np.ndarray) -> dict:
-    """Boolean mask -> compressed COCO RLE (what pycocotools' IoU takes)."""
-    return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-
-
 def canonical_order(polygons: Sequence[Sequence[Point]]) -> list[Polygon]:
     """Make the vertex sequence learnable: every part clockwise on screen, starting at the
     vertex nearest the image origin, parts sorted by that starting vertex (as in PolyFormer).
