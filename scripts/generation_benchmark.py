@@ -51,7 +51,7 @@ def main() -> None:
 def _prompt(model, examples):
     from vlmkit.processor import Processor
 
-    return Processor(model.tokenizer, model.vision.image_size).prompt_batch(examples)
+    return Processor.for_model(model).prompt_batch(examples)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ def main() -> None:
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
     p.add_argument("--conv-stem", type=int, default=32, help="channels of the 3x3 conv stem (0: none)")
+    p.add_argument("--image-after-prompt", action=argparse.BooleanOptionalAction, default=None,
+                   help="image tokens after the prompt (default: the tiny config's layout)")
+    p.add_argument("--label-sigma", type=float, default=None,
+                   help="std (bins) of the soft location targets; 0: plain cross-entropy (default: the tiny config's)")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
@@ -41,8 +45,11 @@ def main() -> None:
     torch.manual_seed(0)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    overrides = {} if args.image_after_prompt is None else {"image_after_prompt": args.image_after_prompt}
+    if args.label_sigma is not None:
+        overrides["codec_label_sigma"] = args.label_sigma
     model = new_model("tiny", vit_patch_size=args.patch, mp_pixel_shuffle=args.pixel_shuffle,
-                      vit_conv_stem=args.conv_stem)
+                      vit_conv_stem=args.conv_stem, **overrides)
     print(f"parameters: {model.num_parameters()}; image tokens: {model.num_image_tokens}")
     eval_rows = list(multi_object_world().dataset("val", args.eval_scenes, progress=False))
     curve, caption_seconds = [], 0.0

@@ -8,7 +8,7 @@ from vlmkit.processor import Processor
 
 
 def _logits(model, stream):
-    processor = Processor(model.tokenizer, model.vision.image_size)
+    processor = Processor.for_model(model)
     batch = processor.training_batch([stream[i] for i in range(3)])
     with torch.no_grad():
         return model.eval()(**batch).logits

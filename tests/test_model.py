@@ -11,9 +11,11 @@ from vlmkit.processor import Processor
 from vlmkit.profiles import tiny_tokenizer
 from vlmkit.tokenizer import load_pretrained_tokenizer
 
+from .conftest import MICRO
+
 
 def _batch(model, stream, n=6, start=0):
-    processor = Processor(model.tokenizer, model.vision.image_size)
+    processor = Processor.for_model(model)
     examples = [stream[i] for i in range(start, start + n)]
     return examples, processor
 
@@ -46,6 +48,28 @@ def test_loss_only_on_answer_tokens(micro_model, ground_stream):
     # dynamic padding: as wide as the longest sequence in this batch, no wider
     lengths = batch["attention_mask"].sum(1)
     assert batch["input_ids"].shape[1] == lengths.max()
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_image_placeholders_sit_where_the_layout_says(after, ground_stream):
+    from vlmkit.profiles import new_model
+
+    model = new_model("tiny", **MICRO, image_after_prompt=after)
+    examples, processor = _batch(model, ground_stream, 2)
+    ids = processor.prompt_batch(examples)["input_ids"][1].tolist()
+    ids = ids[ids.index(model.tokenizer.bos_token_id):]  # drop the left padding
+    images = [i for i, t in enumerate(ids) if t == model.image_token_id]
+    assert len(images) == model.num_image_tokens and images == list(range(images[0], images[0] + len(images)))
+    assert (images[-1] == len(ids) - 1) if after else (images[0] == 1)  # right after bos, or last
+    assert torch.isfinite(model(**processor.training_batch(examples)).loss)
+
+
+def test_a_batch_without_its_image_placeholders_is_refused(micro_model, ground_stream):
+    examples, processor = _batch(micro_model, ground_stream, 2)
+    batch = processor.training_batch(examples)
+    batch["input_ids"][0, batch["input_ids"][0] == micro_model.image_token_id] = micro_model.tokenizer.pad_token_id
+    with pytest.raises(ValueError, match="placeholders"):
+        micro_model(**batch)
 
 
 def test_greedy_with_kv_cache_equals_without(micro_model, ground_stream):
@@ -151,3 +175,29 @@ def test_conv_stem_feeds_the_vit_and_rejects_pretrained_vits(micro_model):
     assert micro_model.vision.vit.config.num_channels == micro_model.config.vit_conv_stem
     with pytest.raises(ValueError, match="pretrained ViT reads RGB"):
         MiniVLM(full_config(vit_conv_stem=8), micro_model.tokenizer)
+
+
+def test_soft_location_targets_reward_near_misses_over_far_ones():
+    from vlmkit.profiles import new_model
+
+    hard, soft = (new_model("tiny", **MICRO, codec_label_sigma=s) for s in (0.0, 1.0))
+    logits = torch.zeros(1, 1, len(hard.tokenizer))
+    target = hard.loc_token_ids[8].view(1, 1)
+    word = torch.tensor([[hard.tokenizer.convert_tokens_to_ids("red")]])
+
+    def loss(model, guess_bin, target):
+        scores = logits.clone()
+        scores[0, 0, model.loc_token_ids[guess_bin]] = 5.0
+        return model._answer_loss(scores, target).item()
+
+    # one-hot cross-entropy cannot tell a near miss from a far one; the Gaussian target can
+    assert loss(hard, 9, target) == pytest.approx(loss(hard, 15, target))
+    assert loss(soft, 9, target) < loss(soft, 11, target) < loss(soft, 15, target)
+    assert loss(soft, 8, target) < loss(soft, 9, target)  # the true bin is still best
+    # the loss is a KL divergence: predicting exactly the Gaussian target costs nothing
+    gaussian = torch.distributions.Normal(8.0, 1.0).log_prob(torch.arange(16.0)).log_softmax(-1)
+    exact = torch.full((1, 1, len(soft.tokenizer)), -1e9)
+    exact[0, 0, soft.loc_token_ids] = gaussian
+    assert soft._answer_loss(exact, target).item() == pytest.approx(0.0, abs=1e-5)
+    # tokens that are not locations keep plain cross-entropy
+    assert loss(soft, 3, word) == pytest.approx(loss(hard, 3, word))

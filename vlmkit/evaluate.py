@@ -59,7 +59,7 @@ def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = 64, c
             raise ValueError(f"constrained decoding applies to ground/segment, not {task!r}")
         shape = "box" if task == "ground" else "polygon"
         processors = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, shape, max_new)])
-    processor = Processor(model.tokenizer, model.vision.image_size)
+    processor = Processor.for_model(model)
     was_training = model.training
     model.eval()
     answers = []

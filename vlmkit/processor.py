@@ -1,8 +1,10 @@
 """Examples -> tensors, and generated ids -> text.
 
-Training batches are padded on the right to the longest sequence *in the batch*
-(dynamic padding: never to a fixed maximum); generation batches are padded on the
-left so every prompt ends where generation starts.
+Every sequence holds one ``<image>`` placeholder per image token, where the model's
+config puts the image (before or after the prompt); MiniVLM writes the image
+embeddings over them. Training batches are padded on the right to the longest
+sequence *in the batch* (dynamic padding: never to a fixed maximum); generation
+batches are padded on the left so every prompt ends where generation starts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from transformers import PreTrainedTokenizerBase
 
 from .model.vlm import IGNORE_INDEX
 from .tasks import Example
+from .tokenizer import IMAGE
 
 MEAN, STD = 0.5, 0.5  # the normalisation of the google/vit-* checkpoints
 
@@ -43,8 +46,19 @@ def to_pil(image) -> Image.Image:
 
 
 class Processor:
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, image_size: int):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, image_size: int, image_tokens: int,
+                 image_after_prompt: bool = False):
         self.tokenizer, self.image_size = tokenizer, image_size
+        self.image_after_prompt = image_after_prompt
+        image_id = tokenizer.convert_tokens_to_ids(IMAGE)
+        if image_id is None or image_id == tokenizer.unk_token_id:
+            raise ValueError(f"the tokenizer has no {IMAGE} placeholder token; build it with vlmkit.tokenizer")
+        self.image_ids = [image_id] * image_tokens
+
+    @classmethod
+    def for_model(cls, model) -> "Processor":
+        """The processor matching ``model``'s tokenizer, image size and sequence layout."""
+        return cls(model.tokenizer, model.vision.image_size, model.num_image_tokens, model.config.image_after_prompt)
 
     def pixels(self, images: Sequence) -> torch.Tensor:
         """Images (see :func:`to_pil`; any size) -> ``(B, 3, S, S)`` normalised floats."""
@@ -60,12 +74,19 @@ class Processor:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def _prompt(self, ex: Example) -> list[int]:
+        """``[bos] <image>... prompt``, or ``[bos] prompt <image>...`` (the config's layout)."""
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        text = self._ids(ex.prompt)
+        return bos + (text + self.image_ids if self.image_after_prompt else self.image_ids + text)
+
     def training_batch(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
-        """``[bos] prompt answer [eos]`` per example; labels only on answer and eos."""
+        """Prompt (with the image placeholders), answer, eos per example; labels only on
+        answer and eos."""
         tok = self.tokenizer
         sequences, labels = [], []
         for ex in examples:
-            prompt = [tok.bos_token_id, *self._ids(ex.prompt)] if tok.bos_token_id is not None else self._ids(ex.prompt)
+            prompt = self._prompt(ex)
             answer = [*self._ids(ex.answer), tok.eos_token_id]
             sequences.append(prompt + answer)
             labels.append([IGNORE_INDEX] * len(prompt) + answer)
@@ -79,10 +100,9 @@ class Processor:
         }
 
     def prompt_batch(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
-        """``[bos] prompt`` per example, left-padded, for generation."""
+        """The prompt (with the image placeholders) per example, left-padded, for generation."""
         tok = self.tokenizer
-        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
-        prompts = [bos + self._ids(ex.prompt) for ex in examples]
+        prompts = [self._prompt(ex) for ex in examples]
         width = max(map(len, prompts))
         return {
             "pixel_values": self.pixels([ex.image for ex in examples]),

@@ -69,7 +69,9 @@ def record_results(name: str, metrics: dict, **extra) -> dict:
 def compare_codecs(model: MiniVLM, formats: tuple[str, ...], steps: int, eval_rows: list[dict], profile: str,
                    batch_size: int = 32, lr: float = 2e-3) -> dict[str, dict]:
     """Train a copy of ``model`` for ``steps`` grounding steps in each codec format and score
-    it, unconstrained (only ``loc`` could be constrained, and that would not be fair)."""
+    it, unconstrained (only ``loc`` could be constrained, and that would not be fair). Every
+    format trains on plain cross-entropy (soft location targets exist only for ``loc``), so
+    the format is the one difference."""
     import copy
 
     from .data import training_stream
@@ -78,7 +80,7 @@ def compare_codecs(model: MiniVLM, formats: tuple[str, ...], steps: int, eval_ro
     results = {}
     for fmt in formats:
         candidate = copy.deepcopy(model)
-        candidate.config.codec_format = fmt
+        candidate.config.codec_format, candidate.config.codec_label_sigma = fmt, 0.0
         stream = training_stream(profile, "ground", candidate.codec, single_object_examples=steps * batch_size)
         trainer = Trainer(candidate, stream, TrainConfig(steps=steps, batch_size=batch_size, lr=lr,
                                                          warmup_steps=min(50, steps // 5)))

@@ -18,6 +18,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from .codecs import FORMATS, Codec
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+IMAGE = "<image>"  # placeholder: MiniVLM puts one image embedding at each of these
 # one token per: a <tag>, a number, a word, or any other single non-space character
 _PIECES = r"</?[A-Za-z_0-9]+>|\d+|[A-Za-z]+|[^\sA-Za-z\d]"
 
@@ -50,7 +51,7 @@ def build_word_tokenizer(texts: Iterable[str], num_bins: int) -> PreTrainedToken
     vocab_words = set(codec_vocabulary(num_bins))
     for text in texts:
         vocab_words.update(_pieces(text))
-    specials = [PAD, BOS, EOS, UNK]
+    specials = [PAD, BOS, EOS, UNK, IMAGE]
     vocab = {w: i for i, w in enumerate(specials + sorted(vocab_words - set(specials)))}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     tok.pre_tokenizer = _pre_tokenizer()
@@ -58,9 +59,11 @@ def build_word_tokenizer(texts: Iterable[str], num_bins: int) -> PreTrainedToken
 
 
 def load_pretrained_tokenizer(name_or_path: str, codec: Codec) -> PreTrainedTokenizerFast:
-    """The language model's tokenizer plus the codec's tokens (and a pad token if it has none)."""
+    """The language model's tokenizer plus the codec's tokens, the image placeholder
+    (and a pad token if it has none)."""
     tok = AutoTokenizer.from_pretrained(name_or_path)
     tok.add_tokens(codec.special_tokens())
+    tok.add_tokens([IMAGE], special_tokens=True)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

@@ -61,7 +61,7 @@ class Trainer:
         self.accelerator = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision),
                                        gradient_accumulation_steps=config.grad_accum)
         torch.manual_seed(config.seed)
-        self.processor = Processor(model.tokenizer, model.vision.image_size)
+        self.processor = Processor.for_model(model)
         decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},

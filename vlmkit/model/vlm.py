@@ -1,8 +1,10 @@
 """MiniVLM: vision encoder -> projector -> causal language model.
 
-The image becomes a short sequence of embeddings placed before the text. Training
-sees ``[image tokens][prompt][answer][eos]`` and is scored only on answer and eos;
-generation feeds ``[image tokens][prompt]`` and lets the LM continue.
+The image becomes a short sequence of embeddings that take the places of ``<image>``
+placeholder tokens in the text (the processor decides where: before or after the
+prompt). Training sees ``[bos][prompt][image tokens][answer][eos]`` (or the image
+first) and is scored only on answer and eos; generation feeds everything up to the
+answer and lets the LM continue.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from transformers import LogitsProcessorList, PreTrainedTokenizerBase
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from ..codecs import Codec
+from ..tokenizer import IMAGE
 from .config import VLMConfig
 from .language import build_language_model
 from .projector import Projector
@@ -29,6 +32,13 @@ class MiniVLM(nn.Module):
         self.lm = build_language_model(config, tokenizer)
         self.projector = Projector(self.vision.hidden_size, self.lm.config.hidden_size, self.vision.grid,
                                    config.mp_pixel_shuffle, config.mp_hidden)
+        # for the soft location targets: bin -> token id, and token id -> bin (-1: none)
+        loc_ids = torch.tensor(tokenizer.convert_tokens_to_ids(self.codec.special_tokens()[:-1])
+                               if config.codec_format == "loc" else [], dtype=torch.long)
+        bin_of = torch.full((len(tokenizer),), -1, dtype=torch.long)
+        bin_of[loc_ids] = torch.arange(len(loc_ids))
+        self.register_buffer("loc_token_ids", loc_ids, persistent=False)
+        self.register_buffer("bin_of_token", bin_of, persistent=False)
 
     @property
     def codec(self) -> Codec:
@@ -47,26 +57,47 @@ class MiniVLM(nn.Module):
         return {"vision": count(self.vision), "projector": count(self.projector), "language": count(self.lm),
                 "total": count(self)}
 
-    def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    @property
+    def image_token_id(self) -> int:
+        return self.tokenizer.convert_tokens_to_ids(IMAGE)
+
+    def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """Text embeddings with the image embeddings written over the ``<image>`` placeholders."""
         image = self.projector(self.vision(pixel_values))
-        text = self.lm.get_input_embeddings()(input_ids)
-        embeds = torch.cat([image.to(text.dtype), text], dim=1)
-        mask = torch.cat([attention_mask.new_ones(image.shape[:2]), attention_mask], dim=1)
-        return embeds, mask
+        embeds = self.lm.get_input_embeddings()(input_ids)
+        is_image = input_ids == self.image_token_id
+        counts = is_image.sum(dim=1)
+        if not torch.all(counts == image.shape[1]):
+            raise ValueError(f"every sequence needs exactly {image.shape[1]} {IMAGE} placeholders (one per image "
+                             f"token), found {counts.tolist()}; build batches with vlmkit.processor.Processor")
+        return embeds.masked_scatter(is_image.unsqueeze(-1), image.to(embeds.dtype))
 
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor | None = None) -> CausalLMOutputWithPast:
-        """Loss (mean over answer tokens) when ``labels`` is given; logits over text positions."""
-        embeds, mask = self._embed(pixel_values, input_ids, attention_mask)
+        """Loss (mean over answer tokens) when ``labels`` is given; logits at every position."""
+        embeds = self._embed(pixel_values, input_ids)
         # positions follow the mask so padded and unpadded samples see the same positions
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids)
-        logits = out.logits[:, self.num_image_tokens:]
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-                                               labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX)
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids).logits
+        loss = None if labels is None else self._answer_loss(logits[:, :-1], labels[:, 1:])
         return CausalLMOutputWithPast(loss=loss, logits=logits)
+
+    def _answer_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over answer tokens. With ``codec_label_sigma`` > 0 the target of
+        a location token is a Gaussian over the bins around the true one, scored by KL
+        divergence (cross-entropy minus the target's own entropy, so a perfect answer still
+        costs 0 and loss curves read as before)."""
+        keep = targets != IGNORE_INDEX
+        log_probs, targets = logits[keep].float().log_softmax(-1), targets[keep]
+        losses = -log_probs.gather(1, targets[:, None]).squeeze(1)
+        if self.config.codec_label_sigma > 0:
+            bins = self.bin_of_token[targets]
+            is_loc = bins >= 0
+            centres = torch.arange(len(self.loc_token_ids), device=logits.device)
+            soft = torch.softmax(-0.5 * ((centres - bins[is_loc, None]) / self.config.codec_label_sigma) ** 2, dim=-1)
+            kl = (soft * (soft.clamp_min(1e-12).log() - log_probs[is_loc][:, self.loc_token_ids])).sum(-1)
+            losses = losses.masked_scatter(is_loc, kl)
+        return losses.mean()
 
     @torch.no_grad()
     def generate(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
@@ -80,11 +111,11 @@ class MiniVLM(nn.Module):
         ``inputs_embeds`` it returns only the new tokens and derives position ids from
         the attention mask, so left padding is safe.
         """
-        embeds, mask = self._embed(pixel_values, input_ids, attention_mask)
+        embeds = self._embed(pixel_values, input_ids)
         tok = self.tokenizer
         sampling = {"temperature": temperature, "top_k": top_k} if do_sample else {}
         return self.lm.generate(
-            inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
+            inputs_embeds=embeds, attention_mask=attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
             logits_processor=logits_processor, use_cache=use_cache, eos_token_id=tok.eos_token_id,
             pad_token_id=tok.pad_token_id, **sampling,
         )
