@@ -72,6 +72,18 @@ def test_a_batch_without_its_image_placeholders_is_refused(micro_model, ground_s
         micro_model(**batch)
 
 
+def test_a_tokenizer_without_the_image_placeholder_is_named():
+    """E.g. a checkpoint saved before vlmkit had placeholders: refused with a reason."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.WordLevel({"<pad>": 0, "<unk>": 1, "red": 2}, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", unk_token="<unk>")
+    with pytest.raises(ValueError, match="no <image> placeholder"):
+        Processor(tokenizer, image_size=64, image_tokens=16)
+
+
 def test_greedy_with_kv_cache_equals_without(micro_model, ground_stream):
     model = _spread_weights(micro_model).eval()
     examples, processor = _batch(model, ground_stream, 4)

@@ -1,9 +1,9 @@
 """MiniVLM: vision encoder -> projector -> causal language model.
 
 The image becomes a short sequence of embeddings that take the places of ``<image>``
-placeholder tokens in the text (the processor decides where: before or after the
-prompt). Training sees ``[bos][prompt][image tokens][answer][eos]`` (or the image
-first) and is scored only on answer and eos; generation feeds everything up to the
+placeholder tokens in the text, as in LLaVA and nanoVLM. Training sees
+``[bos][image tokens][prompt][answer][eos]`` (``image_after_prompt`` swaps image and
+prompt) and is scored only on answer and eos; generation feeds everything up to the
 answer and lets the LM continue.
 """
 
