@@ -90,6 +90,40 @@ def evaluate_grounding(model: MiniVLM, rows: Sequence[dict], per_row: int | None
             "examples": examples, "answers": answers, "parsed": parsed, "ious": ious}
 
 
+def object_hits(result: dict, threshold: float = 0.5) -> dict[int, dict]:
+    """Where grounding fails: finding *an* object, or finding the *named* one.
+
+    ``result`` is what :func:`evaluate_grounding` returns. Each query's predicted box is
+    matched to the object of the same image (among the objects queried there) it overlaps
+    best, if IoU >= ``threshold``. Per number of objects in the image: ``on_some`` (the box
+    is on some object), ``on_named`` (on the one the expression names: Acc@0.5),
+    ``chance`` (``on_some`` / objects: what picking one of the found objects at random
+    scores) and ``distinct`` (how many different objects an image's queries land on, on
+    average; near 1 means the answer does not depend on the expression).
+    """
+    by_image = defaultdict(list)
+    for ex, parsed in zip(result["examples"], result["parsed"]):
+        by_image[ex.row["image_id"]].append((ex.row, parsed))
+    tallies = defaultdict(lambda: np.zeros(5))  # queries, on some, on named, distinct objects, images
+    for queries_of_image in by_image.values():
+        boxes = np.unique(np.array([row["box"] for row, _ in queries_of_image], float), axis=0)
+        tally, landed = tallies[len(boxes)], set()
+        for row, parsed in queries_of_image:
+            tally[0] += 1
+            if not parsed.ok:
+                continue
+            ious = box_iou(np.repeat(np.array([parsed.value], float), len(boxes), axis=0), boxes)
+            best = int(ious.argmax())
+            if ious[best] >= threshold:
+                landed.add(best)
+                tally[1] += 1
+                tally[2] += bool(np.allclose(boxes[best], row["box"]))
+        tally[3] += len(landed)
+        tally[4] += 1
+    return {n: {"queries": int(t[0]), "on_some": t[1] / t[0], "on_named": t[2] / t[0], "chance": t[1] / t[0] / n,
+                "distinct": t[3] / t[4]} for n, t in sorted(tallies.items())}
+
+
 def evaluate_segmentation(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1,
                           constrained: bool | None = None,
                           batch_size: int = 32, progress: bool = True) -> dict:

@@ -1,0 +1,39 @@
+"""object_hits: the breakdown that tells "found an object" from "found the named one"."""
+
+import pytest
+
+from vlmkit.codecs import ParseFailure, Parsed
+from vlmkit.evaluate import object_hits
+from vlmkit.tasks import Example
+
+LEFT, RIGHT = [0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]
+A, B, C = [0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [40.0, 40.0, 50.0, 50.0]
+
+
+def _result(queries):
+    examples = [Example("ground", None, "locate: x", "", row={"image_id": image, "box": box}) for image, box, _ in queries]
+    return {"examples": examples, "parsed": [p for _, _, p in queries]}
+
+
+def test_an_answer_that_ignores_the_expression_lands_on_one_object():
+    both_on_left = [("two", LEFT, Parsed((0.0, 0.0, 10.0, 10.0))), ("two", RIGHT, Parsed((1.0, 0.0, 11.0, 10.0)))]
+    hits = object_hits(_result(both_on_left))
+    assert list(hits) == [2]
+    assert hits[2] == pytest.approx({"queries": 2, "on_some": 1.0, "on_named": 0.5, "chance": 0.5, "distinct": 1.0})
+
+
+def test_misses_and_unparsed_answers_count_as_queries_but_land_nowhere():
+    queries = [("three", A, Parsed((0.0, 0.0, 10.0, 10.0))),         # right object
+               ("three", B, Parsed(failure=ParseFailure.TRUNCATED)),  # no box
+               ("three", C, Parsed((60.0, 60.0, 64.0, 64.0))),        # on no object
+               ("two", LEFT, Parsed((20.0, 0.0, 30.0, 10.0))),        # on the other object
+               ("two", RIGHT, Parsed((0.0, 0.0, 10.0, 10.0)))]        # on the other object
+    hits = object_hits(_result(queries))
+    assert hits[3] == pytest.approx({"queries": 3, "on_some": 1 / 3, "on_named": 1 / 3, "chance": 1 / 9, "distinct": 1.0})
+    assert hits[2] == pytest.approx({"queries": 2, "on_some": 1.0, "on_named": 0.0, "chance": 0.5, "distinct": 2.0})
+
+
+def test_the_threshold_decides_what_counts_as_on_an_object():
+    half_overlap = [("one", A, Parsed((5.0, 0.0, 15.0, 10.0)))]  # IoU 1/3 with A
+    assert object_hits(_result(half_overlap))[1]["on_named"] == 0.0
+    assert object_hits(_result(half_overlap), threshold=0.3)[1]["on_named"] == 1.0
