@@ -24,6 +24,7 @@ def test_notebook_is_stripped_and_follows_the_conventions(path):
             assert all(o["output_type"] == "stream" for o in c["outputs"]), "pin printed text only"
         else:
             assert not c["outputs"] and c["execution_count"] is None, "strip outputs before committing"
+    assert all("id" in c for c in cells), "every cell needs an id (nbformat 4.5; nbval warns, later versions fail)"
     assert cells[0]["cell_type"] == "markdown"  # prose first
     first = "".join(code[0]["source"])
     assert '"google.colab" in sys.modules' in first and "pip install" in first
