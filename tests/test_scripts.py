@@ -1,0 +1,48 @@
+"""The diagnostic scripts' own logic (their numbers come from real models; see the README)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+from shapely.geometry import box as rectangle
+
+from vlmkit.shapeworld.scenes import Scene, SceneObject
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _square(colour: str, x0: int, y0: int, side: int, size: int = 32) -> SceneObject:
+    mask = np.zeros((size, size), np.uint8)
+    mask[y0:y0 + side, x0:x0 + side] = 1
+    return SceneObject("square", colour, "big", (x0 + side / 2, y0 + side / 2), side / 2,
+                       rectangle(x0, y0, x0 + side, y0 + side), mask=mask)
+
+
+def test_each_cell_is_labelled_by_the_object_covering_most_of_it():
+    probe = _script("feature_probe")
+    # 32 px in a 2x2 grid of 16 px cells (256 px each). Red fills the top-left cell and spills
+    # 64 px into the top-right one, where green covers 96 px and wins. Blue covers 4 px of the
+    # bottom-right cell: under 20%, left out. Nothing covers the bottom-left cell.
+    red, green, blue = _square("red", 0, 0, 16), _square("green", 24, 0, 8), _square("blue", 30, 30, 2)
+    red.mask[0:16, 16:20] = 1
+    green.mask[8:12, 24:32] = 1
+    scene = Scene(np.zeros((32, 32, 3), np.uint8), [red, green, blue])
+    assert probe.cell_labels(scene, 2, "colour", ["red", "green", "blue"]).tolist() == [0, 1, -1, -1]
+
+
+def test_the_linear_probe_reads_what_is_there_and_not_what_is_not():
+    probe = _script("feature_probe")
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (600, 4), generator=generator)
+    readable = torch.nn.functional.one_hot(labels, 3).float() + 0.1 * torch.randn(600, 4, 3, generator=generator)
+    noise = torch.randn(600, 4, 3, generator=generator)
+    assert probe.linear_probe_accuracy(readable, labels, 3) > 0.95
+    assert probe.linear_probe_accuracy(noise, labels, 3) < 0.5
