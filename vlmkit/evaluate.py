@@ -96,7 +96,8 @@ def object_hits(result: dict, threshold: float = 0.5) -> dict[int, dict]:
     ``result`` is what :func:`evaluate_grounding` returns. Each query's predicted box is
     matched to the object of the same image (among the objects queried there) it overlaps
     best, if IoU >= ``threshold``. Per number of objects in the image: ``on_some`` (the box
-    is on some object), ``on_named`` (on the one the expression names: Acc@0.5),
+    is on some object), ``on_named`` (on the one the expression names: Acc@0.5, except
+    for the rare box that overlaps another object more),
     ``chance`` (``on_some`` / objects: what picking one of the found objects at random
     scores) and ``distinct`` (how many different objects an image's queries land on, on
     average; near 1 means the answer does not depend on the expression).
