@@ -7,7 +7,7 @@ from vlmkit.evaluate import object_hits
 from vlmkit.tasks import Example
 
 LEFT, RIGHT = [0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]
-A, B, C = [0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [40.0, 40.0, 50.0, 50.0]
+A, B, C = LEFT, [20.0, 20.0, 30.0, 30.0], [40.0, 40.0, 50.0, 50.0]
 
 
 def _result(queries):
