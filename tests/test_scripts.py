@@ -46,3 +46,47 @@ def test_the_linear_probe_reads_what_is_there_and_not_what_is_not():
     noise = torch.randn(600, 4, 3, generator=generator)
     assert probe.linear_probe_accuracy(readable, labels, 3) > 0.95
     assert probe.linear_probe_accuracy(noise, labels, 3) < 0.5
+
+
+def test_colour_fractions_count_the_pixels_of_each_colour_per_patch():
+    probe = _script("binding_probe")
+    from vlmkit.processor import MEAN, STD
+    from vlmkit.shapeworld.scenes import BACKGROUND, COLOURS
+
+    image = np.full((16, 16, 3), BACKGROUND, np.float32)
+    image[0:8, 0:8] = COLOURS["red"]  # fills the top-left patch
+    image[8:12, 8:16] = COLOURS["blue"]  # half of the bottom-right patch
+    pixels = (torch.from_numpy(image).permute(2, 0, 1)[None] / 255 - MEAN) / STD
+    fractions = probe.colour_fractions(pixels, patch=8)
+    red, blue = 1 + list(COLOURS).index("red"), 1 + list(COLOURS).index("blue")
+    assert fractions.shape == (1, 4, 1 + len(COLOURS))
+    assert fractions[0, 0, red] == 1 and fractions[0, 1, 0] == 1 and fractions[0, 2, 0] == 1
+    assert fractions[0, 3, blue] == 0.5 and fractions[0, 3, 0] == 0.5
+
+
+def test_only_the_first_answer_token_keeps_its_label():
+    probe = _script("binding_probe")
+    labels = torch.tensor([[-100, -100, 5, 6, 7], [-100, 8, 9, -100, -100]])
+    assert probe.keep_first_answer_label(labels).tolist() == [[-100, -100, 5, -100, -100],
+                                                               [-100, 8, -100, -100, -100]]
+
+
+def test_x1_binding_is_one_half_when_the_words_are_ignored():
+    probe = _script("binding_probe")
+    truth = torch.tensor([10, 40, 20, 50, 30, 30])  # three scenes; the last pair has equal x1
+    assert probe.x1_binding(truth.clone(), truth) == 1.0
+    same_answer_for_both = torch.tensor([12, 12, 48, 48, 0, 0])
+    assert probe.x1_binding(same_answer_for_both, truth) == 0.5
+    assert probe.x1_binding(truth.view(-1, 2).flip(1).reshape(-1), truth) == 0.0
+
+
+def test_colour_pairs_ask_for_both_objects_of_a_two_colour_scene():
+    probe = _script("binding_probe")
+    from vlmkit.codecs import Codec
+
+    pairs = probe.ColourPairs(Codec("loc", 64), "val", paired=True)
+    first, second = pairs[0], pairs[1]
+    assert first.image is second.image or np.array_equal(np.asarray(first.image), np.asarray(second.image))
+    assert first.prompt != second.prompt and first.row["box"] != second.row["box"]
+    assert probe.ColourPairs(Codec("loc", 64), "val", paired=True, colour_last=True)[0].prompt.startswith(
+        "locate: the shape ")
