@@ -1,8 +1,9 @@
 """Can the language model look up, in the image, the object the words name?
 
-    python scripts/binding_probe.py                                  # the tiny model as it is
+    python scripts/binding_probe.py                                  # the tiny model's ViT
     python scripts/binding_probe.py --encoder oracle                 # perfect colour features
     python scripts/binding_probe.py --encoder oracle --lm-layers 1 --colour-last --first-token-only
+    python scripts/binding_probe.py --lm-layers 2 --image-after-prompt --first-token-only --steps 3000
 
 The simplest binding there is: scenes of two objects of different colours, and the question
 "locate: the red shape". A fresh tiny MiniVLM trains on it for ``--steps``; then, teacher-forced
@@ -15,7 +16,9 @@ colour word changes.
 8 px patch (from the pixels, 2x2 patches per token, plus a 2-D position code) and a trainable
 MLP: colour is then perfectly readable, and whatever fails is the language model's lookup.
 ``--colour-last`` asks "locate: the shape red", so the colour word is the token the answer is
-predicted from; ``--first-token-only`` trains on x1 alone. README (results) has the measurements.
+predicted from; ``--image-after-prompt`` lets the image tokens read the words;
+``--first-token-only`` (or ``--first-token-steps``) trains on x1 alone. README (results) has
+the measurements.
 """
 
 from __future__ import annotations
@@ -66,12 +69,14 @@ class ColourOracle(nn.Module):
     """Stands in for the projector: colour fractions per patch, 2x2 patches per token, a 2-D
     sin/cos position code, then a trainable MLP into the language model's width."""
 
-    def __init__(self, image_size: int, patch: int, lm_hidden: int):
+    def __init__(self, image_size: int, patch: int, lm_hidden: int, output_norm: bool):
         super().__init__()
         self.patch, self.grid = patch, image_size // patch // 2
         per_token = 4 * len(REFERENCE_COLOURS)
         self.register_buffer("positions", sincos_2d(self.grid, per_token), persistent=False)
         self.mlp = nn.Sequential(nn.Linear(2 * per_token, lm_hidden), nn.GELU(), nn.Linear(lm_hidden, lm_hidden))
+        if output_norm:
+            self.mlp.append(nn.RMSNorm(lm_hidden))
 
     @property
     def num_tokens(self) -> int:
@@ -114,13 +119,6 @@ class ColourPairs(Stream):
                                                                                          scene.size), row)
 
 
-def keep_first_answer_label(labels: torch.Tensor) -> torch.Tensor:
-    """``labels`` with every answer token but the first ignored (only x1 is trained)."""
-    answer = labels != IGNORE_INDEX
-    first = answer & (answer.cumsum(dim=1) == 1)
-    return torch.where(first, labels, torch.full_like(labels, IGNORE_INDEX))
-
-
 def x1_binding(predicted: torch.Tensor, truth: torch.Tensor) -> float:
     """Share of queries whose predicted x1 bin is closer to the named object's x1 than to the
     other object's. Queries come in pairs (the two objects of one scene); pairs whose two x1
@@ -156,6 +154,12 @@ def main() -> None:
     p.add_argument("--lm-layers", type=int, default=4)
     p.add_argument("--colour-last", action="store_true", help='ask "the shape red" instead of "the red shape"')
     p.add_argument("--first-token-only", action="store_true", help="train on x1 alone")
+    p.add_argument("--first-token-steps", type=int, default=0,
+                   help="train on x1 alone for this many steps, then on the whole box")
+    p.add_argument("--vit-layers", type=int, default=4, help="transformer layers of the ViT (0: patch embedding only)")
+    p.add_argument("--freeze-vision", action="store_true", help="keep the (untrained) vision encoder as it is")
+    p.add_argument("--image-after-prompt", action="store_true",
+                   help="put the image tokens after the question, so they can read the words")
     p.add_argument("--projector-norm", action=argparse.BooleanOptionalAction, default=True,
                    help="RMS-normalise the image tokens (keeps them at the scale the LM expects)")
     p.add_argument("--threads", type=int, default=2)
@@ -163,22 +167,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    model = new_model("tiny", lm_layers=args.lm_layers)
+    model = new_model("tiny", lm_layers=args.lm_layers, image_after_prompt=args.image_after_prompt,
+                      vit_freeze=args.freeze_vision, vit_layers=args.vit_layers, mp_output_norm=args.projector_norm)
     if args.encoder == "oracle":
         model.vision = PixelsThrough(model.config.vit_image_size)
         model.projector = ColourOracle(model.config.vit_image_size, model.config.vit_patch_size,
-                                       model.config.lm_hidden)
-    if args.projector_norm:
-        model.projector.mlp.append(nn.RMSNorm(model.config.lm_hidden))
+                                       model.config.lm_hidden, args.projector_norm)
+    first_token_steps = args.steps if args.first_token_only else args.first_token_steps
     trainer = Trainer(model, ColourPairs(model.codec, "train", paired=False, colour_last=args.colour_last),
-                      TrainConfig(steps=args.steps, lr=args.lr, progress=True))
-    if args.first_token_only:
-        full_batch = trainer.processor.training_batch
-        trainer.processor.training_batch = lambda examples: {
-            **(b := full_batch(examples)), "labels": keep_first_answer_label(b["labels"])}
+                      TrainConfig(steps=args.steps, lr=args.lr, first_token_steps=first_token_steps))
     trainer.train()
     held_out = ColourPairs(model.codec, "val", paired=True, colour_last=args.colour_last)
     result = query_dependence(model, [held_out[i] for i in range(2 * EVAL_SCENES)])
+    losses = {h["step"]: h["loss"] for h in trainer.history if "loss" in h}
+    print("loss at step " + ", ".join(f"{step}: {losses[step]:.2f}" for step in losses
+                                      if step % max(args.steps // 10, 10) == 0))
     print(f"{vars(args)}\ntraining {trainer.train_seconds / 60:.1f} min; "
           + ", ".join(f"{k} {v:.3f}" for k, v in result.items()))
 

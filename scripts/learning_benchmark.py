@@ -31,11 +31,16 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
+    p.add_argument("--lm-layers", type=int, default=None, help="language-model layers (default: the tiny config's)")
+    p.add_argument("--projector-norm", action=argparse.BooleanOptionalAction, default=None,
+                   help="RMS-normalise the image tokens (default: the tiny config's)")
     p.add_argument("--conv-stem", type=int, default=32, help="channels of the 3x3 conv stem (0: none)")
     p.add_argument("--image-after-prompt", action=argparse.BooleanOptionalAction, default=None,
                    help="image tokens after the prompt (default: the tiny config's layout)")
     p.add_argument("--label-sigma", type=float, default=None,
                    help="std (bins) of the soft location targets; 0: plain cross-entropy (default: the tiny config's)")
+    p.add_argument("--first-token-steps", type=int, default=0,
+                   help="grounding steps (after the one-object ones) that train x1 alone, then the whole box")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
@@ -46,6 +51,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     overrides = {} if args.image_after_prompt is None else {"image_after_prompt": args.image_after_prompt}
+    if args.projector_norm is not None:
+        overrides["mp_output_norm"] = args.projector_norm
+    if args.lm_layers is not None:
+        overrides["lm_layers"] = args.lm_layers
     if args.label_sigma is not None:
         overrides["codec_label_sigma"] = args.label_sigma
     model = new_model("tiny", vit_patch_size=args.patch, mp_pixel_shuffle=args.pixel_shuffle,
@@ -72,9 +81,11 @@ def main() -> None:
           f"final loss {caption.history[-1]['loss']:.3f}")
 
     single = int(args.single_fraction * args.ground_steps * args.batch_size)
+    first_token_steps = (single // args.batch_size + args.first_token_steps) if args.first_token_steps else 0
     stream = curriculum_stream("ground", model.codec, multi_object_world(), single_object_examples=single)
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
-                                                eval_every=args.eval_every, progress=False),
+                                                eval_every=args.eval_every, progress=False,
+                                                first_token_steps=first_token_steps),
                      output_dir=args.out / "ground", evaluate=evaluate)
     print(f"{'train min':>9} | {'step':>5} | {'Acc@0.5':>7} | {'Acc@0.75':>8} | {'mIoU':>5} | {'parse':>5}")
     ground.train()

@@ -157,6 +157,16 @@ def test_pixel_shuffle_reduces_image_tokens():
                   mp_pixel_shuffle=3)
 
 
+def test_projector_output_norm_puts_image_tokens_at_unit_rms():
+    from vlmkit.profiles import new_model
+
+    pixels = torch.randn(2, 3, 64, 64)
+    plain, normed = (new_model("tiny", **MICRO, mp_output_norm=flag) for flag in (False, True))
+    rms = normed.projector(normed.vision(pixels)).pow(2).mean(-1).sqrt()
+    assert torch.allclose(rms, torch.ones_like(rms), atol=1e-3)
+    assert not isinstance(plain.projector.mlp[-1], torch.nn.RMSNorm)
+
+
 def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):
     """The full profile's code path, offline: tiny random models of the same classes, saved
     and loaded by from_pretrained exactly as the Hub checkpoints would be."""

@@ -64,13 +64,6 @@ def test_colour_fractions_count_the_pixels_of_each_colour_per_patch():
     assert fractions[0, 3, blue] == 0.5 and fractions[0, 3, 0] == 0.5
 
 
-def test_only_the_first_answer_token_keeps_its_label():
-    probe = _script("binding_probe")
-    labels = torch.tensor([[-100, -100, 5, 6, 7], [-100, 8, 9, -100, -100]])
-    assert probe.keep_first_answer_label(labels).tolist() == [[-100, -100, 5, -100, -100],
-                                                               [-100, 8, -100, -100, -100]]
-
-
 def test_x1_binding_is_one_half_when_the_words_are_ignored():
     probe = _script("binding_probe")
     truth = torch.tensor([10, 40, 20, 50, 30, 30])  # three scenes; the last pair has equal x1

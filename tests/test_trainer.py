@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import torch
 
 from vlmkit.checkpoint import load_model
+from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.profiles import new_model
 from vlmkit.recipes import curriculum_stream
-from vlmkit.trainer import TrainConfig, Trainer
+from vlmkit.trainer import TrainConfig, Trainer, keep_first_answer_label
 
 from .conftest import MICRO
 
@@ -51,3 +54,24 @@ def test_training_lowers_the_loss_and_records_history(tmp_path):
     assert calls == [1] and history[-1]["step"] == 40
     assert (tmp_path / "run" / "history.json").is_file()
     assert (tmp_path / "run" / "training_state.pt").is_file()
+
+
+def test_only_the_first_answer_token_keeps_its_label():
+    labels = torch.tensor([[-100, -100, 5, 6, 7], [-100, 8, 9, -100, -100]])
+    assert keep_first_answer_label(labels).tolist() == [[-100, -100, 5, -100, -100],
+                                                        [-100, 8, -100, -100, -100]]
+
+
+def test_first_token_steps_train_on_the_first_answer_token_then_on_all():
+    model, stream = _fresh()
+    trained_labels_per_step = []
+    forward = model.forward
+
+    def recording_forward(**batch):
+        trained_labels_per_step.append((batch["labels"] != IGNORE_INDEX).sum(dim=1).tolist())
+        return forward(**batch)
+
+    model.forward = recording_forward
+    Trainer(model, stream, replace(CONFIG, steps=4, first_token_steps=2)).train()
+    four_locations_and_eos = 5  # the tiny profile's "loc" box format
+    assert trained_labels_per_step == [[1] * 4] * 2 + [[four_locations_and_eos] * 4] * 2

@@ -23,8 +23,16 @@ from transformers import get_cosine_schedule_with_warmup
 
 from .checkpoint import load_model, load_training_state, rng_state, save_checkpoint, set_rng_state
 from .model import MiniVLM
+from .model.vlm import IGNORE_INDEX
 from .processor import Processor
 from .tasks import Stream
+
+
+def keep_first_answer_label(labels: torch.Tensor) -> torch.Tensor:
+    """``labels`` with every answer token but the first ignored."""
+    answer = labels != IGNORE_INDEX
+    first = answer & (answer.cumsum(dim=1) == 1)
+    return torch.where(first, labels, torch.full_like(labels, IGNORE_INDEX))
 
 
 @dataclass
@@ -42,6 +50,11 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     progress: bool = True
+    # For this many steps train on each answer's first token alone. For a box that is x1,
+    # where the model decides *which* object: trained on the whole box from the start,
+    # teacher-forced y1, x2 and y2 just follow x1 to its object and the model never learns
+    # to read the words (scripts/binding_probe.py, README).
+    first_token_steps: int = 0
 
 
 def _mixed_precision(setting: str) -> str:
@@ -129,6 +142,8 @@ class Trainer:
             step_start = time.perf_counter()
             for micro in range(c.grad_accum):
                 batch = self.processor.training_batch(self.examples_for(self.step, micro))
+                if self.step < c.first_token_steps:
+                    batch["labels"] = keep_first_answer_label(batch["labels"])
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
                 with self.accelerator.accumulate(self.model):
                     loss = self.model(**batch).loss

@@ -33,6 +33,9 @@ class VLMConfig:
 
     mp_pixel_shuffle: int = 2  # >1 merges s*s neighbouring vision tokens into one
     mp_hidden: int | None = None  # default lm hidden size
+    # RMS-normalise the image tokens: a tiny LM trained from scratch has text embeddings far
+    # smaller than the projector's output, which then swamps the words (scripts/binding_probe.py)
+    mp_output_norm: bool = False
 
     lm_pretrained: str | None = None
     lm_hidden: int = 192

@@ -15,7 +15,7 @@ from torch import nn
 
 class Projector(nn.Module):
     def __init__(self, vision_hidden: int, lm_hidden: int, grid: int, pixel_shuffle: int = 1,
-                 hidden: int | None = None):
+                 hidden: int | None = None, output_norm: bool = False):
         super().__init__()
         if grid % pixel_shuffle:
             raise ValueError(f"pixel shuffle factor {pixel_shuffle} must divide the patch grid {grid}")
@@ -23,6 +23,8 @@ class Projector(nn.Module):
         width = hidden or lm_hidden
         self.mlp = nn.Sequential(nn.Linear(vision_hidden * pixel_shuffle**2, width), nn.GELU(),
                                  nn.Linear(width, lm_hidden))
+        if output_norm:
+            self.mlp.append(nn.RMSNorm(lm_hidden))
 
     @property
     def num_tokens(self) -> int:
