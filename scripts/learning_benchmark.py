@@ -25,10 +25,10 @@ from vlmkit.trainer import TrainConfig, Trainer
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--caption-steps", type=int, default=400)
-    p.add_argument("--ground-steps", type=int, default=5200)
-    p.add_argument("--single-fraction", type=float, default=0.3, help="share of grounding steps on 1-object scenes")
+    p.add_argument("--ground-steps", type=int, default=6000)
+    p.add_argument("--single-fraction", type=float, default=0.0, help="share of grounding steps on 1-object scenes")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
     p.add_argument("--lm-layers", type=int, default=None, help="language-model layers (default: the tiny config's)")
@@ -39,7 +39,9 @@ def main() -> None:
                    help="image tokens after the prompt (default: the tiny config's layout)")
     p.add_argument("--label-sigma", type=float, default=None,
                    help="std (bins) of the soft location targets; 0: plain cross-entropy (default: the tiny config's)")
-    p.add_argument("--first-token-steps", type=int, default=0,
+    p.add_argument("--attribute-pair-steps", type=int, default=1500,
+                   help="grounding steps (after the one-object ones) on two-object scenes with attribute expressions only")
+    p.add_argument("--first-token-steps", type=int, default=2500,
                    help="grounding steps (after the one-object ones) that train x1 alone, then the whole box")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
@@ -82,7 +84,8 @@ def main() -> None:
 
     single = int(args.single_fraction * args.ground_steps * args.batch_size)
     first_token_steps = (single // args.batch_size + args.first_token_steps) if args.first_token_steps else 0
-    stream = curriculum_stream("ground", model.codec, multi_object_world(), single_object_examples=single)
+    stream = curriculum_stream("ground", model.codec, multi_object_world(), single_object_examples=single,
+                               attribute_pair_examples=args.attribute_pair_steps * args.batch_size)
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
                                                 eval_every=args.eval_every, progress=False,
                                                 first_token_steps=first_token_steps),

@@ -95,6 +95,17 @@ def test_test_splits_keep_only_their_kinds():
         assert rows and all(k in SPLIT_KINDS[split] for r in rows for k in r["expression_kinds"])
 
 
+def test_a_world_can_say_fewer_kinds_and_rejects_unknown_ones():
+    attribute_only = ShapeWorld(kinds=("attribute",))
+    rows = [r for i in range(60) for r in attribute_only.rows("train", i)]
+    kinds = {k for r in rows for k in r["expression_kinds"]}
+    assert kinds == {"attribute"}
+    # same scenes as the full world, whose objects also get the other kinds
+    assert [r["id"] for r in rows] == [r["id"] for i in range(60) for r in WORLD.rows("train", i)]
+    with pytest.raises(ValueError, match="unknown expression kinds"):
+        ShapeWorld(kinds=("attribute", "colour"))
+
+
 def test_dataset_round_trips_through_datasets():
     ds = WORLD.dataset("val", 5, progress=False)
     assert ds.features["box"].length == 4

@@ -3,7 +3,7 @@ import pytest
 
 from vlmkit.codecs import Codec
 from vlmkit.data import mixture_stream
-from vlmkit.recipes import curriculum_stream, shapeworld_stream
+from vlmkit.recipes import curriculum_stream, multi_object_world, shapeworld_stream
 from vlmkit.shapeworld import ShapeWorld
 from vlmkit.tasks import TASKS, CurriculumStream, make_example
 
@@ -43,6 +43,22 @@ def test_curriculum_switches_from_single_object_scenes():
     assert len(singles) == 20
     with pytest.raises(ValueError, match="one count per stream"):
         CurriculumStream([stream], [3])
+
+
+def objects_in(example) -> int:
+    """Objects in the example's scene, read from its caption "two shapes: ..."."""
+    return ("one", "two", "three", "four").index(example.row["captions"][2].split()[0]) + 1
+
+
+def test_curriculum_goes_single_objects_then_attribute_pairs_then_the_world():
+    stream = curriculum_stream("ground", CODEC, multi_object_world(), single_object_examples=5,
+                               attribute_pair_examples=30)
+    assert [objects_in(stream[i]) for i in range(5)] == [1] * 5
+    pairs = [stream[i] for i in range(5, 35)]
+    assert all(ex.kind == "attribute" and objects_in(ex) == 2 for ex in pairs)
+    later = [stream[i] for i in range(35, 135)]
+    assert {ex.kind for ex in later} - {"attribute"}  # every kind again
+    assert max(map(objects_in, later)) > 2
 
 
 def test_task_mixture_follows_its_weights():

@@ -24,14 +24,23 @@ def shapeworld_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
 
 
 def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, single_object_examples: int = 0,
-                      seed: int = 0) -> Stream:
-    """``single_object_examples`` examples from one-object scenes, then ``world``'s scenes."""
+                      seed: int = 0, attribute_pair_examples: int = 0) -> Stream:
+    """``single_object_examples`` examples from one-object scenes, then
+    ``attribute_pair_examples`` from two-object scenes told apart by attribute expressions
+    alone ("the red shape": the easiest binding, scripts/binding_probe.py), then
+    ``world``'s scenes."""
     world = world or ShapeWorld()
-    later = shapeworld_stream(task, codec, world, seed=seed)
-    if single_object_examples <= 0:
-        return later
-    single = ShapeWorld(replace(world.config, min_objects=1, max_objects=1), seed=world.seed, held_out=world.held_out)
-    return CurriculumStream([shapeworld_stream(task, codec, single, seed=seed), later], [single_object_examples])
+    stages, counts = [], []
+    if single_object_examples > 0:
+        stages.append(ShapeWorld(replace(world.config, min_objects=1, max_objects=1), seed=world.seed,
+                                 held_out=world.held_out))
+        counts.append(single_object_examples)
+    if attribute_pair_examples > 0:
+        stages.append(ShapeWorld(replace(world.config, min_objects=2, max_objects=2), seed=world.seed,
+                                 held_out=world.held_out, kinds=("attribute",)))
+        counts.append(attribute_pair_examples)
+    streams = [shapeworld_stream(task, codec, w, seed=seed) for w in (*stages, world)]
+    return CurriculumStream(streams, counts) if counts else streams[0]
 
 
 def multi_object_world(seed: int = 0, image_size: int = 64) -> ShapeWorld:

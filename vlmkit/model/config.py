@@ -45,8 +45,9 @@ class VLMConfig:
     lm_max_positions: int = 256
     lm_hf_config: dict | None = None
 
-    # Sequence layout. After the prompt, the image tokens could attend to the question (the
-    # LM is causal); measured slower to learn grounding than image first (README, results).
+    # Sequence layout. After the prompt, each image token can read the question (the LM is
+    # causal) and the answer reads the image tokens: binding a word to an object then needs no
+    # extra step to carry the word to the answer position (scripts/binding_probe.py, README).
     image_after_prompt: bool = False
 
     codec_format: str = "loc"
@@ -69,9 +70,11 @@ class VLMConfig:
 
 def tiny_config(**overrides) -> VLMConfig:
     """The offline CPU model: a 3x3 conv stem, a 4-layer ViT on 64 px images in 8 px patches,
-    folded 2x2 into 16 image tokens, a 4-layer Llama-style LM, location targets spread over
-    neighbouring bins (each choice measured by ``scripts/learning_benchmark.py``)."""
-    return dataclasses.replace(VLMConfig(), **overrides)
+    folded 2x2 into 16 RMS-normalised image tokens placed after the prompt, a 2-layer
+    Llama-style LM, location targets spread over neighbouring bins (each choice measured by
+    ``scripts/learning_benchmark.py`` or ``scripts/binding_probe.py``)."""
+    base = VLMConfig(lm_layers=2, image_after_prompt=True, mp_output_norm=True)
+    return dataclasses.replace(base, **overrides)
 
 
 def full_config(**overrides) -> VLMConfig:

@@ -46,9 +46,12 @@ class ShapeWorld:
     seed: int = 0
     held_out: tuple[tuple[str, str], ...] = HELD_OUT_PAIRS
     expressions_per_kind: int = 2
+    kinds: tuple[str, ...] = KINDS  # expression kinds this world says (a curriculum may start with fewer)
 
     def __post_init__(self) -> None:
         self.split_config("test_comp")  # validates held_out against the config
+        if unknown := set(self.kinds) - set(KINDS):
+            raise ValueError(f"unknown expression kinds {sorted(unknown)}; choose from {KINDS}")
 
     def split_config(self, split: str) -> SceneConfig:
         if split not in SPLIT_KINDS:
@@ -70,7 +73,7 @@ class ShapeWorld:
         none; ``test_comp`` keeps only objects of a held-out colour-shape pair.
         """
         scene, rng = self.scene(split, index)
-        kinds, size = SPLIT_KINDS[split], scene.size
+        kinds, size = [k for k in SPLIT_KINDS[split] if k in self.kinds], scene.size
         image, scene_captions = Image.fromarray(scene.image), captions(scene)
         rows = []
         for k, obj in enumerate(scene.objects):
