@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from vlmkit.codecs import Codec
-from vlmkit.data import mixture_stream
-from vlmkit.recipes import curriculum_stream, multi_object_world, shapeworld_stream
+from vlmkit.data import mixture_stream, training_stream
+from vlmkit.recipes import curriculum_stream, shapeworld_stream
 from vlmkit.shapeworld import ShapeWorld
 from vlmkit.tasks import TASKS, CurriculumStream, make_example
 
@@ -51,8 +51,8 @@ def objects_in(example) -> int:
 
 
 def test_curriculum_goes_single_objects_then_attribute_pairs_then_the_world():
-    stream = curriculum_stream("ground", CODEC, multi_object_world(), single_object_examples=5,
-                               attribute_pair_examples=30)
+    # the notebooks' path: training_stream -> curriculum_stream
+    stream = training_stream("tiny", "ground", CODEC, single_object_examples=5, attribute_pair_examples=30)
     assert [objects_in(stream[i]) for i in range(5)] == [1] * 5
     pairs = [stream[i] for i in range(5, 35)]
     assert all(ex.kind == "attribute" and objects_in(ex) == 2 for ex in pairs)

@@ -1,8 +1,10 @@
 """Training data recipes for ShapeWorld, shared by the notebooks and the benchmark.
 
-The grounding curriculum comes from the prototype in ``../shared/NOTES.md``: with 2-4
-objects from the start a tiny model stays at the dataset's average box (Acc@0.5 0.02);
-single-object scenes first teach it *where* things are, and then it learns *which*.
+The grounding curriculum: the prototype in ``../shared/NOTES.md`` put single-object scenes
+first (with 2-4 objects from the start its model stayed at the dataset's average box). The
+tiny default instead starts with two-object scenes told apart by attribute expressions alone:
+with x1 trained alone (``TrainConfig.first_token_steps``) a tiny model learns *where* and
+*which* together there, then carries that to 2-4 objects (README, results).
 """
 
 from __future__ import annotations
