@@ -37,8 +37,6 @@ def main() -> None:
     p.add_argument("--conv-stem", type=int, default=32, help="channels of the 3x3 conv stem (0: none)")
     p.add_argument("--image-after-prompt", action=argparse.BooleanOptionalAction, default=None,
                    help="image tokens after the prompt (default: the tiny config's layout)")
-    p.add_argument("--bidirectional-image", action=argparse.BooleanOptionalAction, default=None,
-                   help="image tokens attend to each other both ways (default: the tiny config's)")
     p.add_argument("--label-sigma", type=float, default=None,
                    help="std (bins) of the soft location targets; 0: plain cross-entropy (default: the tiny config's)")
     p.add_argument("--attribute-pair-steps", type=int, default=1500,
@@ -59,8 +57,6 @@ def main() -> None:
         overrides["mp_output_norm"] = args.projector_norm
     if args.lm_layers is not None:
         overrides["lm_layers"] = args.lm_layers
-    if args.bidirectional_image is not None:
-        overrides["lm_bidirectional_image"] = args.bidirectional_image
     if args.label_sigma is not None:
         overrides["codec_label_sigma"] = args.label_sigma
     model = new_model("tiny", vit_patch_size=args.patch, mp_pixel_shuffle=args.pixel_shuffle,

@@ -49,10 +49,6 @@ class VLMConfig:
     # causal) and the answer reads the image tokens: binding a word to an object then needs no
     # extra step to carry the word to the answer position (scripts/binding_probe.py, README).
     image_after_prompt: bool = False
-    # Image tokens attend to each other in both directions (the rest stays causal), as in
-    # PaliGemma's prefix-LM: "the leftmost circle" needs each image token to compare itself
-    # with every other, not only with those before it in raster order (README, results).
-    lm_bidirectional_image: bool = False
 
     codec_format: str = "loc"
     codec_bins: int = 64

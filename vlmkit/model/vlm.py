@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import (DynamicCache, LogitsProcessorList, PreTrainedTokenizerBase, TemperatureLogitsWarper,
-                          TopKLogitsWarper)
+from transformers import LogitsProcessorList, PreTrainedTokenizerBase
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from ..codecs import Codec
@@ -73,27 +72,13 @@ class MiniVLM(nn.Module):
                              f"token), found {counts.tolist()}; build batches with vlmkit.processor.Processor")
         return embeds.masked_scatter(is_image.unsqueeze(-1), image.to(embeds.dtype))
 
-    def _lm_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """The 2-D padding mask (the LM makes it causal), or with ``lm_bidirectional_image`` a
-        ``(B, 1, Q, K)`` boolean mask: causal, except that image tokens see each other both ways."""
-        if not self.config.lm_bidirectional_image:
-            return attention_mask
-        n = input_ids.shape[1]
-        is_image = input_ids == self.image_token_id
-        allowed = torch.ones(n, n, dtype=torch.bool, device=input_ids.device).tril()
-        allowed = (allowed | (is_image[:, :, None] & is_image[:, None, :])) & attention_mask.bool()[:, None, :]
-        # a left-padding query sees no key at all; let it see every key (its output is never
-        # used) rather than give attention a row of -inf, which is NaN
-        return (allowed | ~allowed.any(-1, keepdim=True))[:, None]
-
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor | None = None) -> CausalLMOutputWithPast:
         """Loss (mean over answer tokens) when ``labels`` is given; logits at every position."""
         embeds = self._embed(pixel_values, input_ids)
         # positions follow the mask so padded and unpadded samples see the same positions
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.lm(inputs_embeds=embeds, attention_mask=self._lm_mask(input_ids, attention_mask),
-                         position_ids=position_ids).logits
+        logits = self.lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids).logits
         loss = None if labels is None else self._answer_loss(logits[:, :-1], labels[:, 1:])
         return CausalLMOutputWithPast(loss=loss, logits=logits)
 
@@ -120,42 +105,17 @@ class MiniVLM(nn.Module):
                  top_k: int | None = None, logits_processor: LogitsProcessorList | None = None,
                  use_cache: bool = True) -> torch.Tensor:
         """New token ids ``(B, <= max_new_tokens)`` for left-padded prompts; rows that
-        finish early are padded with ``pad_token_id`` after their eos. ``logits_processor``
-        sees the new tokens so far (as Hugging Face passes them when generating from
-        embeddings); sampling uses Hugging Face's temperature and top-k warpers.
+        finish early are padded with ``pad_token_id`` after their eos.
 
-        A short loop of our own rather than Hugging Face ``generate``: the prefill must use
-        the image block's two-way mask (``lm_bidirectional_image``), and ``generate`` only
-        carries a 2-D padding mask from step to step. Decoding is the usual KV-cached one
-        (``DynamicCache``); ``use_cache=False`` recomputes the whole sequence every step.
+        Hugging Face ``generate`` runs the prefill and the KV-cached decode loop; with
+        ``inputs_embeds`` it returns only the new tokens and derives position ids from
+        the attention mask, so left padding is safe.
         """
-        tok, batch = self.tokenizer, input_ids.shape[0]
-        processors = LogitsProcessorList(logits_processor or [])
-        if do_sample:
-            processors.append(TemperatureLogitsWarper(temperature))
-            if top_k:
-                processors.append(TopKLogitsWarper(top_k))
-        embeds, mask = self._embed(pixel_values, input_ids), attention_mask
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.lm.config) if use_cache else None
-        logits = self.lm(inputs_embeds=embeds, attention_mask=self._lm_mask(input_ids, mask), position_ids=positions,
-                         past_key_values=cache, use_cache=use_cache).logits[:, -1]
-        new = input_ids.new_empty((batch, 0))
-        done = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
-        for _ in range(max_new_tokens):
-            scores = processors(new, logits.float())
-            next_ids = torch.multinomial(scores.softmax(-1), 1)[:, 0] if do_sample else scores.argmax(-1)
-            next_ids = next_ids.masked_fill(done, tok.pad_token_id)
-            new, done = torch.cat([new, next_ids[:, None]], 1), done | (next_ids == tok.eos_token_id)
-            if done.all() or new.shape[1] == max_new_tokens:
-                break
-            mask = torch.cat([mask, mask.new_ones(batch, 1)], 1)
-            positions = torch.cat([positions, positions[:, -1:] + 1], 1)
-            if use_cache:
-                logits = self.lm(input_ids=next_ids[:, None], attention_mask=mask, position_ids=positions[:, -1:],
-                                 past_key_values=cache).logits[:, -1]
-            else:
-                embeds = torch.cat([embeds, self.lm.get_input_embeddings()(next_ids[:, None])], 1)
-                logits = self.lm(inputs_embeds=embeds, attention_mask=self._lm_mask(torch.cat([input_ids, new], 1), mask),
-                                 position_ids=positions, use_cache=False).logits[:, -1]
-        return new
+        embeds = self._embed(pixel_values, input_ids)
+        tok = self.tokenizer
+        sampling = {"temperature": temperature, "top_k": top_k} if do_sample else {}
+        return self.lm.generate(
+            inputs_embeds=embeds, attention_mask=attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
+            logits_processor=logits_processor, use_cache=use_cache, eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id, **sampling,
+        )
