@@ -41,8 +41,10 @@ def main() -> None:
                    help="std (bins) of the soft location targets; 0: plain cross-entropy (default: the tiny config's)")
     p.add_argument("--attribute-pair-steps", type=int, default=1500,
                    help="grounding steps (after the one-object ones) on two-object scenes with attribute expressions only")
-    p.add_argument("--first-token-steps", type=int, default=2500,
+    p.add_argument("--first-token-steps", type=int, default=2000,
                    help="grounding steps (after the one-object ones) that train x1 alone, then the whole box")
+    p.add_argument("--examples-per-scene", type=int, default=2,
+                   help="consecutive grounding examples about different objects of one scene")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
@@ -85,7 +87,8 @@ def main() -> None:
     single = int(args.single_fraction * args.ground_steps * args.batch_size)
     first_token_steps = (single // args.batch_size + args.first_token_steps) if args.first_token_steps else 0
     stream = curriculum_stream("ground", model.codec, multi_object_world(), single_object_examples=single,
-                               attribute_pair_examples=args.attribute_pair_steps * args.batch_size)
+                               attribute_pair_examples=args.attribute_pair_steps * args.batch_size,
+                               examples_per_scene=args.examples_per_scene)
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
                                                 eval_every=args.eval_every, progress=False,
                                                 first_token_steps=first_token_steps),

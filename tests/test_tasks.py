@@ -3,9 +3,9 @@ import pytest
 
 from vlmkit.codecs import Codec
 from vlmkit.data import mixture_stream, training_stream
-from vlmkit.recipes import curriculum_stream, shapeworld_stream
+from vlmkit.recipes import curriculum_stream, multi_object_world, shapeworld_stream
 from vlmkit.shapeworld import ShapeWorld
-from vlmkit.tasks import TASKS, CurriculumStream, make_example
+from vlmkit.tasks import TASKS, CurriculumStream, RowStream, make_example
 
 CODEC = Codec("loc", 64)
 
@@ -34,6 +34,24 @@ def test_streams_are_deterministic_by_index():
     a, b = shapeworld_stream("ground", CODEC), shapeworld_stream("ground", CODEC)
     assert [a[i].prompt for i in (5, 0, 9)] == [b[i].prompt for i in (5, 0, 9)]
     assert a[1].prompt != a[2].prompt or a[1].answer != a[2].answer
+
+
+def test_examples_per_scene_asks_about_different_objects_of_one_scene_generated_once():
+    world, calls = multi_object_world(), []  # 2-4 objects: always two to ask about
+
+    def rows_at(i):
+        calls.append(i)
+        return world.rows("train", i)
+
+    stream = RowStream(rows_at, "ground", CODEC, 10**6, per_rows_at=2)
+    pairs = [(stream[2 * g], stream[2 * g + 1]) for g in range(6)]
+    assert calls == list(range(6))  # one scene per pair of examples, generated once
+    assert all(a.row["image_id"] == b.row["image_id"] == f"shapeworld/train/{g}" for g, (a, b) in enumerate(pairs))
+    assert all(a.row["id"] != b.row["id"] for a, b in pairs)  # two different objects
+    again = shapeworld_stream("ground", CODEC, world, examples_per_scene=2)
+    assert [again[i].prompt for i in (7, 3, 8)] == [stream[i].prompt for i in (7, 3, 8)]  # any order, same data
+    with pytest.raises(ValueError, match="per_rows_at must be at least 1"):
+        RowStream(rows_at, "ground", CODEC, 10, per_rows_at=0)
 
 
 def test_curriculum_switches_from_single_object_scenes():

@@ -30,16 +30,17 @@ def data_root() -> Path:
 
 
 def training_stream(profile: str, task: str, codec: Codec, single_object_examples: int = 0,
-                    seed: int = 0, attribute_pair_examples: int = 0) -> Stream:
+                    seed: int = 0, attribute_pair_examples: int = 0, examples_per_scene: int = 1) -> Stream:
     """Training examples of ``task``. For ShapeWorld grounding/segmentation the first
     ``single_object_examples`` come from one-object scenes, the next
     ``attribute_pair_examples`` from two-object scenes with attribute expressions only, the
-    rest from 2-4 objects and every expression kind (:func:`vlmkit.recipes.curriculum_stream`).
-    Real data has no such curriculum: both counts are ShapeWorld's alone."""
+    rest from 2-4 objects and every expression kind (:func:`vlmkit.recipes.curriculum_stream`),
+    ``examples_per_scene`` consecutive examples about different objects of one scene. Real
+    data has no such curriculum: these three are ShapeWorld's alone."""
     if profile == "tiny":
         if task in ("ground", "segment"):
             return curriculum_stream(task, codec, multi_object_world(seed), single_object_examples, seed,
-                                     attribute_pair_examples)
+                                     attribute_pair_examples, examples_per_scene)
         return shapeworld_stream(task, codec, ShapeWorld(seed=seed), seed=seed)
     return RowStream(epoch_shuffled(full_rows(task, "train"), seed), task, codec, ENDLESS, seed=seed)
 

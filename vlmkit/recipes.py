@@ -19,18 +19,19 @@ ENDLESS = 10**12  # generated data: every index is a new scene
 
 
 def shapeworld_stream(task: str, codec: Codec, world: ShapeWorld | None = None, split: str = "train",
-                      seed: int = 0) -> RowStream:
-    """Endless examples of ``task`` from ``world``'s ``split`` (scene ``i`` for example ``i``)."""
+                      seed: int = 0, examples_per_scene: int = 1) -> RowStream:
+    """Endless examples of ``task`` from ``world``'s ``split``: scene ``i // examples_per_scene``
+    for example ``i``, each example of a scene about a different object while there are enough."""
     world = world or ShapeWorld()
-    return RowStream(lambda i: world.rows(split, i), task, codec, ENDLESS, seed=seed)
+    return RowStream(lambda i: world.rows(split, i), task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene)
 
 
 def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, single_object_examples: int = 0,
-                      seed: int = 0, attribute_pair_examples: int = 0) -> Stream:
+                      seed: int = 0, attribute_pair_examples: int = 0, examples_per_scene: int = 1) -> Stream:
     """``single_object_examples`` examples from one-object scenes, then
     ``attribute_pair_examples`` from two-object scenes told apart by attribute expressions
     alone ("the red shape": the easiest binding, scripts/binding_probe.py), then
-    ``world``'s scenes."""
+    ``world``'s scenes. ``examples_per_scene``: see :func:`shapeworld_stream`."""
     world = world or ShapeWorld()
     stages, counts = [], []
     if single_object_examples > 0:
@@ -41,7 +42,8 @@ def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
         stages.append(ShapeWorld(replace(world.config, min_objects=2, max_objects=2), seed=world.seed,
                                  held_out=world.held_out, kinds=("attribute",)))
         counts.append(attribute_pair_examples)
-    streams = [shapeworld_stream(task, codec, w, seed=seed) for w in (*stages, world)]
+    streams = [shapeworld_stream(task, codec, w, seed=seed, examples_per_scene=examples_per_scene)
+               for w in (*stages, world)]
     return CurriculumStream(streams, counts) if counts else streams[0]
 
 

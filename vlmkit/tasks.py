@@ -82,23 +82,38 @@ class RowStream(Stream):
 
     For ShapeWorld ``rows_at`` generates scene ``i``; for a stored dataset it returns
     row ``i mod n``. Indices whose rows cannot serve the task (no expressions) are
-    skipped over deterministically.
+    skipped over deterministically. With ``per_rows_at`` > 1 that many consecutive
+    examples share one ``rows_at`` call and take different rows of it: a batch then asks
+    about several objects of one scene, and the scene is generated once for them.
     """
 
     def __init__(self, rows_at: Callable[[int], Sequence[dict]], task: str, codec: Codec, length: int,
-                 seed: int = 0):
+                 seed: int = 0, per_rows_at: int = 1):
+        if per_rows_at < 1:
+            raise ValueError(f"per_rows_at must be at least 1, got {per_rows_at}")
         self.rows_at, self.task, self.codec, self.length, self.seed = rows_at, task, codec, length, seed
+        self.per_rows_at, self._last_rows = per_rows_at, (None, [])
 
     def __len__(self) -> int:
         return self.length
 
+    def _rows(self, key: int) -> Sequence[dict]:
+        if self._last_rows[0] != key:
+            self._last_rows = (key, self.rows_at(key))
+        return self._last_rows[1]
+
     def __getitem__(self, index: int) -> Example:
+        group, member = divmod(index, self.per_rows_at)
         for offset in range(1000):
-            rows = self.rows_at(index + offset * self.length)
+            rows = self._rows(group + offset * self.length)
             rng = np.random.default_rng([self.seed, index, offset])
             usable = [r for r in rows if self.task == "caption" or r["expressions"]]
             if usable:
-                return make_example(usable[rng.integers(len(usable))], self.task, self.codec, rng)
+                if self.per_rows_at == 1:
+                    pick = rng.integers(len(usable))
+                else:  # the members of a group take the rows in one shuffled order
+                    pick = np.random.default_rng([self.seed, group, offset]).permutation(len(usable))[member % len(usable)]
+                return make_example(usable[pick], self.task, self.codec, rng)
         raise ValueError(f"no usable row for task {self.task!r} near index {index}")
 
 
