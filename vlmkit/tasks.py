@@ -112,7 +112,8 @@ class RowStream(Stream):
                 if self.per_rows_at == 1:
                     pick = rng.integers(len(usable))
                 else:  # the members of a group take the rows in one shuffled order
-                    pick = np.random.default_rng([self.seed, group, offset]).permutation(len(usable))[member % len(usable)]
+                    order = np.random.default_rng([self.seed, group, offset]).permutation(len(usable))
+                    pick = order[member % len(usable)]
                 return make_example(usable[pick], self.task, self.codec, rng)
         raise ValueError(f"no usable row for task {self.task!r} near index {index}")
 
