@@ -79,6 +79,14 @@ def test_curriculum_goes_single_objects_then_attribute_pairs_then_the_world():
     assert max(map(objects_in, later)) > 2
 
 
+def test_the_notebooks_stream_pairs_questions_in_every_curriculum_stage():
+    stream = training_stream("tiny", "ground", CODEC, attribute_pair_examples=10, examples_per_scene=2)
+    for start in (0, 10, 40):  # attribute pairs, then 2-4 objects
+        a, b = stream[start], stream[start + 1]
+        assert a.row["image_id"] == b.row["image_id"] and a.row["id"] != b.row["id"]
+    assert stream[0].kind == "attribute" and objects_in(stream[0]) == 2
+
+
 def test_task_mixture_follows_its_weights():
     mix = mixture_stream("tiny", {"caption": 1.0, "ground": 3.0}, CODEC)
     tasks = [mix[i].task for i in range(200)]
