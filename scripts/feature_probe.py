@@ -71,7 +71,7 @@ def main() -> None:
         processor = Processor.for_model(model)
         with torch.no_grad():
             pixels = processor.pixels([Image.fromarray(s.image) for s in scenes])
-            features = model.projector(model.vision(pixels))
+            features = model.encode_images(pixels)
         features = (features - features.mean((0, 1))) / (features.std((0, 1)) + 1e-6)
         scores = []
         for attribute, values in (("colour", world.config.colours), ("shape", world.config.shapes)):

@@ -19,6 +19,7 @@ import torch
 from vlmkit.evaluate import evaluate_grounding
 from vlmkit.profiles import new_model
 from vlmkit.recipes import curriculum_stream, multi_object_world, shapeworld_stream
+from vlmkit.shapeworld import ShapeWorld
 from vlmkit.trainer import TrainConfig, Trainer
 
 
@@ -47,11 +48,13 @@ def main() -> None:
                    help="consecutive grounding examples about different objects of one scene")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0,
+                   help="weights and training data (the held-out scenes stay the same): for run-to-run spread")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("outputs/learning_benchmark"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
 
     overrides = {} if args.image_after_prompt is None else {"image_after_prompt": args.image_after_prompt}
@@ -76,8 +79,9 @@ def main() -> None:
         return metrics
 
     start = time.perf_counter()
-    caption = Trainer(model, shapeworld_stream("caption", model.codec),
-                      TrainConfig(steps=args.caption_steps, batch_size=args.batch_size, lr=args.lr, progress=False),
+    caption = Trainer(model, shapeworld_stream("caption", model.codec, ShapeWorld(seed=args.seed), seed=args.seed),
+                      TrainConfig(steps=args.caption_steps, batch_size=args.batch_size, lr=args.lr, progress=False,
+                                  seed=args.seed),
                       output_dir=args.out / "caption")
     caption.train()
     caption_seconds = caption.train_seconds
@@ -86,12 +90,12 @@ def main() -> None:
 
     single = int(args.single_fraction * args.ground_steps * args.batch_size)
     first_token_steps = (single // args.batch_size + args.first_token_steps) if args.first_token_steps else 0
-    stream = curriculum_stream("ground", model.codec, multi_object_world(), single_object_examples=single,
+    stream = curriculum_stream("ground", model.codec, multi_object_world(args.seed), single_object_examples=single,
                                attribute_pair_examples=args.attribute_pair_steps * args.batch_size,
-                               examples_per_scene=args.examples_per_scene)
+                               examples_per_scene=args.examples_per_scene, seed=args.seed)
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
                                                 eval_every=args.eval_every, progress=False,
-                                                first_token_steps=first_token_steps),
+                                                first_token_steps=first_token_steps, seed=args.seed),
                      output_dir=args.out / "ground", evaluate=evaluate)
     print(f"{'train min':>9} | {'step':>5} | {'Acc@0.5':>7} | {'Acc@0.75':>8} | {'mIoU':>5} | {'parse':>5}")
     ground.train()

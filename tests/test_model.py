@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList, ViTConfig, ViTModel
@@ -63,6 +64,36 @@ def test_image_placeholders_sit_where_the_layout_says(after, ground_stream):
     assert (images[-1] == len(ids) - 1) if after else (images[0] == 1)  # right after bos, or last
     assert torch.isfinite(model(**processor.training_batch(examples)).loss)
 
+
+
+def test_identical_images_are_encoded_once_with_the_same_logits_and_gradients(micro_model):
+    from vlmkit.recipes import shapeworld_stream
+
+    stream = shapeworld_stream("ground", micro_model.codec, examples_per_scene=2)
+    examples = [stream[i] for i in (0, 5, 1, 4)]  # two scenes, asked twice each, out of order
+    assert np.array_equal(examples[0].image, examples[2].image) and np.array_equal(examples[1].image, examples[3].image)
+    processor = Processor.for_model(micro_model)
+    seen = []
+    hook = micro_model.vision.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
+    batch = processor.training_batch(examples)
+    micro_model.zero_grad()
+    together = micro_model(**batch)
+    together.loss.backward()
+    grads = [p.grad.clone() for p in micro_model.vision.parameters()]
+    assert seen == [2]
+    # reference: each example alone, its loss weighted by its share of the batch's answer tokens
+    answer_tokens = (batch["labels"] != -100).sum()
+    micro_model.zero_grad()
+    for i, ex in enumerate(examples):
+        alone = processor.training_batch([ex])
+        out = micro_model(**alone)
+        width = alone["input_ids"].shape[1]
+        torch.testing.assert_close(together.logits[i, :width], out.logits[0], atol=1e-5, rtol=1e-5)
+        (out.loss * (alone["labels"] != -100).sum() / answer_tokens).backward()
+    hook.remove()
+    assert seen[1:] == [1] * 4
+    for together_grad, p in zip(grads, micro_model.vision.parameters()):
+        torch.testing.assert_close(together_grad, p.grad, atol=1e-6, rtol=1e-4)
 
 def test_a_batch_without_its_image_placeholders_is_refused(micro_model, ground_stream):
     examples, processor = _batch(micro_model, ground_stream, 2)

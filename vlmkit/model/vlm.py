@@ -61,9 +61,18 @@ class MiniVLM(nn.Module):
     def image_token_id(self) -> int:
         return self.tokenizer.convert_tokens_to_ids(IMAGE)
 
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Projected image tokens ``(B, num_image_tokens, lm hidden)``. Identical images in a
+        batch (several questions about one scene) are encoded once and shared: the same
+        result, and the vision encoder, half of a tiny model's step, runs on fewer images."""
+        unique, inverse = torch.unique(pixel_values.flatten(1), dim=0, return_inverse=True)
+        if len(unique) == len(pixel_values):
+            return self.projector(self.vision(pixel_values))
+        return self.projector(self.vision(unique.view(-1, *pixel_values.shape[1:])))[inverse]
+
     def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
         """Text embeddings with the image embeddings written over the ``<image>`` placeholders."""
-        image = self.projector(self.vision(pixel_values))
+        image = self.encode_images(pixel_values)
         embeds = self.lm.get_input_embeddings()(input_ids)
         is_image = input_ids == self.image_token_id
         counts = is_image.sum(dim=1)
