@@ -63,8 +63,9 @@ class MiniVLM(nn.Module):
 
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Projected image tokens ``(B, num_image_tokens, lm hidden)``. Identical images in a
-        batch (several questions about one scene) are encoded once and shared: the same
-        result, and the vision encoder, half of a tiny model's step, runs on fewer images."""
+        batch (several questions about one scene) are encoded once and shared: the same result
+        up to float round-off, and the vision encoder, half of a tiny model's step, runs on
+        fewer images."""
         unique, inverse = torch.unique(pixel_values.flatten(1), dim=0, return_inverse=True)
         if len(unique) == len(pixel_values):
             return self.projector(self.vision(pixel_values))
