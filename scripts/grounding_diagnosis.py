@@ -5,19 +5,45 @@
 Scores one expression per object of held-out 2-4 object ShapeWorld scenes and prints, per
 number of objects in the scene, how often the box is on some object, on the named one, what
 picking one of the found objects at random would score, and how many different objects a
-scene's queries land on (about 1: the answer ignores the expression).
+scene's queries land on (about 1: the answer ignores the expression). Then, for every
+attribute expression of those scenes ("the red circle", "the small shape"), Acc@0.5 by the
+attributes it names: which words the model binds, and which it does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vlmkit.checkpoint import load_model
 from vlmkit.evaluate import evaluate_grounding, object_hits
 from vlmkit.recipes import multi_object_world
+from vlmkit.shapeworld.language import Description
+
+
+def named_attributes(expression: str) -> str:
+    """The attributes an attribute expression names: "colour+shape" for "the red circle",
+    "none" for "the shape in the picture"."""
+    match = re.fullmatch(r"the (.+?)(?: in the picture)?", expression)
+    if match is None:
+        raise ValueError(f"not an attribute expression: {expression!r}")
+    phrase = Description.parse(match[1])
+    return "+".join(name for name in ("size", "colour", "shape") if getattr(phrase, name)) or "none"
+
+
+def accuracy_by_named_attributes(result: dict) -> dict[str, dict]:
+    """Acc@0.5 of the attribute expressions in ``result`` (from evaluate_grounding), grouped
+    by :func:`named_attributes`."""
+    hits = defaultdict(list)
+    for example, iou in zip(result["examples"], result["ious"]):
+        if example.kind == "attribute":
+            hits[named_attributes(example.expression)].append(iou >= 0.5)
+    return {names: {"queries": len(h), "acc@0.5": float(np.mean(h))} for names, h in sorted(hits.items())}
 
 
 def main() -> None:
@@ -35,6 +61,17 @@ def main() -> None:
     for n, hits in object_hits(result).items():
         print(f"{n:>7} | {hits['queries']:>7} | {hits['on_some']:>7.2f} | {hits['on_named']:>8.2f} | "
               f"{hits['chance']:>6.2f} | {hits['distinct']:.2f} of {n}")
+    attribute_rows = []
+    for row in rows:
+        keep = [k for k, kind in enumerate(row["expression_kinds"]) if kind == "attribute"]
+        if keep:
+            attribute_rows.append(dict(row, expressions=[row["expressions"][k] for k in keep],
+                                       expression_kinds=["attribute"] * len(keep)))
+    attributes = accuracy_by_named_attributes(evaluate_grounding(model, attribute_rows, per_row=None, progress=False))
+    print("\nevery attribute expression of those scenes, by the attributes it names:")
+    print(f"{'names':>18} | {'queries':>7} | Acc@0.5")
+    for names, m in attributes.items():
+        print(f"{names:>18} | {m['queries']:>7} | {m['acc@0.5']:.3f}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from vlmkit.trainer import TrainConfig, Trainer
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--caption-steps", type=int, default=400)
-    p.add_argument("--ground-steps", type=int, default=6000)
+    p.add_argument("--ground-steps", type=int, default=8000)
     p.add_argument("--single-fraction", type=float, default=0.0, help="share of grounding steps on 1-object scenes")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)

@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from shapely.geometry import box as rectangle
 
@@ -83,3 +84,25 @@ def test_colour_pairs_ask_for_both_objects_of_a_two_colour_scene():
     assert first.prompt != second.prompt and first.row["box"] != second.row["box"]
     assert probe.ColourPairs(Codec("loc", 64), "val", paired=True, colour_last=True)[0].prompt.startswith(
         "locate: the shape ")
+
+
+def test_attribute_expressions_are_grouped_by_the_attributes_they_name():
+    diagnosis = _script("grounding_diagnosis")
+    assert diagnosis.named_attributes("the red circle") == "colour+shape"
+    assert diagnosis.named_attributes("the small blue shape in the picture") == "size+colour"
+    assert diagnosis.named_attributes("the triangle") == "shape"
+    assert diagnosis.named_attributes("the object") == "none"
+    with pytest.raises(ValueError, match="not an attribute expression"):
+        diagnosis.named_attributes("a red circle")
+
+
+def test_accuracy_by_named_attributes_scores_attribute_expressions_alone():
+    from vlmkit.tasks import Example
+
+    diagnosis = _script("grounding_diagnosis")
+    queries = [("the red shape", "attribute", 0.9), ("the green shape", "attribute", 0.2),
+               ("the circle", "attribute", 0.5), ("the leftmost circle", "absolute", 0.0)]
+    result = {"examples": [Example("ground", None, f"locate: {e}", "", {}, e, kind) for e, kind, _ in queries],
+              "ious": np.array([iou for _, _, iou in queries])}
+    assert diagnosis.accuracy_by_named_attributes(result) == {"colour": {"queries": 2, "acc@0.5": 0.5},
+                                                              "shape": {"queries": 1, "acc@0.5": 1.0}}
