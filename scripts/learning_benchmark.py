@@ -46,6 +46,8 @@ def main() -> None:
                    help="grounding steps (after the one-object ones) that train x1 alone, then the whole box")
     p.add_argument("--examples-per-scene", type=int, default=2,
                    help="consecutive grounding examples about different objects of one scene")
+    p.add_argument("--vision-lr-scale", type=float, default=1.0,
+                   help="the vision encoder's learning rate during grounding, as a share of --lr")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
     p.add_argument("--seed", type=int, default=0,
@@ -95,7 +97,8 @@ def main() -> None:
                                examples_per_scene=args.examples_per_scene, seed=args.seed)
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
                                                 eval_every=args.eval_every, progress=False,
-                                                first_token_steps=first_token_steps, seed=args.seed),
+                                                first_token_steps=first_token_steps, seed=args.seed,
+                                                vision_lr_scale=args.vision_lr_scale),
                      output_dir=args.out / "ground", evaluate=evaluate)
     print(f"{'train min':>9} | {'step':>5} | {'Acc@0.5':>7} | {'Acc@0.75':>8} | {'mIoU':>5} | {'parse':>5}")
     ground.train()

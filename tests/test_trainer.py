@@ -75,3 +75,15 @@ def test_first_token_steps_train_on_the_first_answer_token_then_on_all():
     Trainer(model, stream, replace(CONFIG, steps=4, first_token_steps=2)).train()
     four_locations_and_eos = 5  # the tiny profile's "loc" box format
     assert trained_labels_per_step == [[1] * 4] * 2 + [[four_locations_and_eos] * 4] * 2
+
+
+def test_vision_lr_scale_slows_the_vision_encoder_alone():
+    model, stream = _fresh()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainer = Trainer(model, stream, replace(CONFIG, steps=2, vision_lr_scale=0.0))
+    rates = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert {rates[id(p)] for n, p in model.named_parameters() if n.startswith("vision.")} == {0.0}
+    assert {rates[id(p)] for n, p in model.named_parameters() if not n.startswith("vision.")} == {CONFIG.lr}
+    trainer.train()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and not any(n.startswith("vision.") for n in moved)

@@ -55,6 +55,7 @@ class TrainConfig:
     # teacher-forced y1, x2 and y2 just follow x1 to its object and the model never learns
     # to read the words (scripts/binding_probe.py, README).
     first_token_steps: int = 0
+    vision_lr_scale: float = 1.0  # the vision encoder's learning rate, as a share of lr
 
 
 def _mixed_precision(setting: str) -> str:
@@ -75,10 +76,13 @@ class Trainer:
                                        gradient_accumulation_steps=config.grad_accum)
         torch.manual_seed(config.seed)
         self.processor = Processor.for_model(model)
-        decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim < 2]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                       {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        groups = []
+        for vision in (False, True):
+            named = [(n, p) for n, p in model.named_parameters() if p.requires_grad and n.startswith("vision.") == vision]
+            lr = config.lr * (config.vision_lr_scale if vision else 1.0)
+            groups += [{"params": [p for _, p in named if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
+                       {"params": [p for _, p in named if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
         # Not prepared by accelerate: its wrapper steps once per process, and our schedule
         # counts optimizer steps, which every process takes together.
         self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
