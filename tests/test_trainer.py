@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+import pytest
 import torch
 
 from vlmkit.checkpoint import load_model
@@ -87,3 +88,5 @@ def test_vision_lr_scale_slows_the_vision_encoder_alone():
     trainer.train()
     moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert moved and not any(n.startswith("vision.") for n in moved)
+    with pytest.raises(ValueError, match="vision_lr_scale is a share of lr"):
+        Trainer(model, stream, replace(CONFIG, vision_lr_scale=-1.0))

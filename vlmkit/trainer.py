@@ -76,12 +76,14 @@ class Trainer:
                                        gradient_accumulation_steps=config.grad_accum)
         torch.manual_seed(config.seed)
         self.processor = Processor.for_model(model)
+        if config.vision_lr_scale < 0:
+            raise ValueError(f"vision_lr_scale is a share of lr, at least 0; got {config.vision_lr_scale}")
+        vision = {id(p) for p in model.vision.parameters()}
         groups = []
-        for vision in (False, True):
-            named = [(n, p) for n, p in model.named_parameters() if p.requires_grad and n.startswith("vision.") == vision]
-            lr = config.lr * (config.vision_lr_scale if vision else 1.0)
-            groups += [{"params": [p for _, p in named if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
-                       {"params": [p for _, p in named if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
+        for in_vision, lr in ((False, config.lr), (True, config.lr * config.vision_lr_scale)):
+            params = [p for p in model.parameters() if p.requires_grad and (id(p) in vision) == in_vision]
+            groups += [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
+                       {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
         optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
         # Not prepared by accelerate: its wrapper steps once per process, and our schedule
         # counts optimizer steps, which every process takes together.
