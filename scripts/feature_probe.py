@@ -2,11 +2,13 @@
 
     python scripts/feature_probe.py new checkpoints/01_captioning checkpoints/02_grounding
 
-For each model (``new``: an untrained tiny model), the projected image tokens of held-out
-2-4 object ShapeWorld scenes are labelled with the colour and the shape of the object that
+For each model (``new``: an untrained tiny model), the image tokens of held-out 2-4 object
+ShapeWorld scenes, both before the projector (the vision encoder's features, folded into
+tokens) and after it, are labelled with the colour and the shape of the object that
 covers most of the token's cell (cells less than 20% covered are left out), and a linear
 classifier trained on 400 scenes is scored on 200 others. Grounding needs these features:
 to find "the yellow triangle" the language model has to match the words against them.
+Probing both sides of the projector tells where a feature is lost.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ def cell_labels(scene: Scene, grid: int, attribute: str, values: list[str]) -> n
     return labels
 
 
+def standardised(features: torch.Tensor) -> torch.Tensor:
+    """Each feature at mean 0 and std 1 over all scenes and tokens, so one probe setting fits all."""
+    return (features - features.mean((0, 1))) / (features.std((0, 1)) + 1e-6)
+
+
 def linear_probe_accuracy(features: torch.Tensor, labels: torch.Tensor, classes: int) -> float:
     """Held-out accuracy of a linear classifier on ``features`` (scenes, tokens, dim)."""
     train, test = slice(0, TRAIN_SCENES), slice(TRAIN_SCENES, None)
@@ -64,25 +71,27 @@ def main() -> None:
     torch.manual_seed(0)
     world = multi_object_world()
     scenes = [world.scene("val", i)[0] for i in range(TRAIN_SCENES + TEST_SCENES)]
-    print(f"linear probes on image tokens, {TRAIN_SCENES} scenes to fit, {TEST_SCENES} to score")
+    print(f"linear probes on image tokens, {TRAIN_SCENES} scenes to fit, {TEST_SCENES} to score; "
+          "'encoder': the vision encoder's features folded into image tokens (the projector's input), "
+          "'projected': the projector's output (what the language model reads)")
     for name in args.models:
         model = (new_model("tiny") if name == "new" else load_model(name)).eval()
         grid = int(model.num_image_tokens ** 0.5)
         processor = Processor.for_model(model)
         with torch.no_grad():
             pixels = processor.pixels([Image.fromarray(s.image) for s in scenes])
-            features = model.encode_images(pixels)
-        features = (features - features.mean((0, 1))) / (features.std((0, 1)) + 1e-6)
+            encoder = model.projector.fold(model.vision(pixels))
+            places = {"encoder": encoder, "projected": model.projector.mlp(encoder)}
         scores = []
         for attribute, values in (("colour", world.config.colours), ("shape", world.config.shapes)):
             values = list(values)
             labels = torch.tensor(np.stack([cell_labels(s, grid, attribute, values) for s in scenes]))
             held_out = labels[TRAIN_SCENES:][labels[TRAIN_SCENES:] >= 0]
             majority = np.bincount(held_out).max() / len(held_out)
-            scores.append(f"{attribute} {linear_probe_accuracy(features, labels, len(values)):.2f} "
-                          f"(majority class {majority:.2f})")
+            readable = ", ".join(f"{place} {linear_probe_accuracy(standardised(f), labels, len(values)):.2f}"
+                                 for place, f in places.items())
+            scores.append(f"{attribute} {readable} (majority class {majority:.2f})")
         print(f"{name}: " + "; ".join(scores))
-
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,8 @@ def main() -> None:
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
     p.add_argument("--lm-layers", type=int, default=None, help="language-model layers (default: the tiny config's)")
+    p.add_argument("--projector-layers", type=int, default=None, help="1: linear, 2: MLP (default: the tiny config's)")
+    p.add_argument("--projector-hidden", type=int, default=None, help="the projector MLP's width (default: the LM's)")
     p.add_argument("--projector-norm", action=argparse.BooleanOptionalAction, default=None,
                    help="RMS-normalise the image tokens (default: the tiny config's)")
     p.add_argument("--conv-stem", type=int, default=32, help="channels of the 3x3 conv stem (0: none)")
@@ -62,6 +64,10 @@ def main() -> None:
     overrides = {} if args.image_after_prompt is None else {"image_after_prompt": args.image_after_prompt}
     if args.projector_norm is not None:
         overrides["mp_output_norm"] = args.projector_norm
+    if args.projector_layers is not None:
+        overrides["mp_layers"] = args.projector_layers
+    if args.projector_hidden is not None:
+        overrides["mp_hidden"] = args.projector_hidden
     if args.lm_layers is not None:
         overrides["lm_layers"] = args.lm_layers
     if args.label_sigma is not None:

@@ -198,6 +198,20 @@ def test_projector_output_norm_puts_image_tokens_at_unit_rms():
     assert not isinstance(plain.projector.mlp[-1], torch.nn.RMSNorm)
 
 
+def test_projector_is_a_linear_map_with_one_layer_and_an_mlp_of_the_given_width_with_two():
+    from vlmkit.profiles import new_model
+
+    linear = new_model("tiny", **MICRO, mp_layers=1, mp_output_norm=False).projector
+    x, y = torch.randn(2, 1, linear.grid**2, MICRO["vit_hidden"])  # vision features of one image
+    with torch.no_grad():
+        bias = linear(torch.zeros_like(x))
+        assert torch.allclose(linear(2 * x + y) - bias, 2 * (linear(x) - bias) + (linear(y) - bias), atol=1e-5)
+    mlp = new_model("tiny", **MICRO, mp_layers=2, mp_hidden=40).projector
+    assert [m.out_features for m in mlp.mlp if isinstance(m, torch.nn.Linear)] == [40, mlp.mlp[2].out_features]
+    with pytest.raises(ValueError, match="1 \\(linear\\) or 2 \\(MLP\\) layers, not 3"):
+        new_model("tiny", **MICRO, mp_layers=3)
+
+
 def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):
     """The full profile's code path, offline: tiny random models of the same classes, saved
     and loaded by from_pretrained exactly as the Hub checkpoints would be."""

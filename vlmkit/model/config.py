@@ -32,7 +32,8 @@ class VLMConfig:
     vit_hf_config: dict | None = None
 
     mp_pixel_shuffle: int = 2  # >1 merges s*s neighbouring vision tokens into one
-    mp_hidden: int | None = None  # default lm hidden size
+    mp_layers: int = 2  # 2: an MLP; 1: one linear map
+    mp_hidden: int | None = None  # the MLP's width; default lm hidden size
     # RMS-normalise the image tokens: a tiny LM trained from scratch has text embeddings far
     # smaller than the projector's output, which then swamps the words (scripts/binding_probe.py)
     mp_output_norm: bool = False

@@ -1,6 +1,6 @@
 """The modality projector: vision features -> language-model embeddings.
 
-An MLP (as in LLaVA 1.5 and nanoVLM). With ``pixel_shuffle = s > 1`` it first folds each
+A two-layer MLP (as in LLaVA 1.5), or with ``layers=1`` one linear map (as in nanoVLM). With ``pixel_shuffle = s > 1`` it first folds each
 ``s x s`` block of neighbouring patches into one token (``s*s`` times the channels), so
 the language model reads ``s*s`` times fewer image tokens; a ViT-B/16 at 224 px gives
 196 tokens, 49 after a shuffle of 2.
@@ -15,14 +15,17 @@ from torch import nn
 
 class Projector(nn.Module):
     def __init__(self, vision_hidden: int, lm_hidden: int, grid: int, pixel_shuffle: int = 1,
-                 hidden: int | None = None, output_norm: bool = False):
+                 hidden: int | None = None, output_norm: bool = False, layers: int = 2):
         super().__init__()
         if grid % pixel_shuffle:
             raise ValueError(f"pixel shuffle factor {pixel_shuffle} must divide the patch grid {grid}")
+        if layers not in (1, 2):
+            raise ValueError(f"the projector has 1 (linear) or 2 (MLP) layers, not {layers}")
         self.grid, self.shuffle = grid, pixel_shuffle
         width = hidden or lm_hidden
-        self.mlp = nn.Sequential(nn.Linear(vision_hidden * pixel_shuffle**2, width), nn.GELU(),
-                                 nn.Linear(width, lm_hidden))
+        inputs = vision_hidden * pixel_shuffle**2
+        self.mlp = (nn.Sequential(nn.Linear(inputs, lm_hidden)) if layers == 1 else
+                    nn.Sequential(nn.Linear(inputs, width), nn.GELU(), nn.Linear(width, lm_hidden)))
         if output_norm:
             self.mlp.append(nn.RMSNorm(lm_hidden))
 
@@ -30,8 +33,12 @@ class Projector(nn.Module):
     def num_tokens(self) -> int:
         return (self.grid // self.shuffle) ** 2
 
+    def fold(self, features: torch.Tensor) -> torch.Tensor:
+        """Vision features ``(B, grid*grid, C)`` -> the MLP's input, one row per image token."""
+        if self.shuffle == 1:
+            return features
+        return rearrange(features, "b (h s1 w s2) c -> b (h w) (s1 s2 c)",
+                         h=self.grid // self.shuffle, s1=self.shuffle, s2=self.shuffle)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if self.shuffle > 1:
-            features = rearrange(features, "b (h s1 w s2) c -> b (h w) (s1 s2 c)",
-                                 h=self.grid // self.shuffle, s1=self.shuffle, s2=self.shuffle)
-        return self.mlp(features)
+        return self.mlp(self.fold(features))
