@@ -1,7 +1,8 @@
 """The modality projector: vision features -> language-model embeddings.
 
-A two-layer MLP (as in LLaVA 1.5), or with ``layers=1`` one linear map (as in nanoVLM). With ``pixel_shuffle = s > 1`` it first folds each
-``s x s`` block of neighbouring patches into one token (``s*s`` times the channels), so
+A two-layer MLP (as in LLaVA 1.5), or with ``layers=1`` one linear map (as in nanoVLM).
+With ``pixel_shuffle = s > 1`` it first folds each ``s x s`` block of neighbouring patches
+into one token (``s*s`` times the channels), so
 the language model reads ``s*s`` times fewer image tokens; a ViT-B/16 at 224 px gives
 196 tokens, 49 after a shuffle of 2.
 """
