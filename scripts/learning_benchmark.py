@@ -33,7 +33,9 @@ def main() -> None:
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
     p.add_argument("--lm-layers", type=int, default=None, help="language-model layers (default: the tiny config's)")
-    p.add_argument("--projector-layers", type=int, default=None, help="1: linear, 2: MLP (default: the tiny config's)")
+    p.add_argument("--projector-layers", type=int, default=None, help="1: linear (needs --no-projector-skip), 2: MLP (default: the tiny config's)")
+    p.add_argument("--projector-skip", action=argparse.BooleanOptionalAction, default=None,
+                   help="add a linear path to the projector MLP (default: the tiny config's)")
     p.add_argument("--projector-hidden", type=int, default=None, help="the projector MLP's width (default: the LM's)")
     p.add_argument("--projector-norm", action=argparse.BooleanOptionalAction, default=None,
                    help="RMS-normalise the image tokens (default: the tiny config's)")
@@ -66,6 +68,8 @@ def main() -> None:
         overrides["mp_output_norm"] = args.projector_norm
     if args.projector_layers is not None:
         overrides["mp_layers"] = args.projector_layers
+    if args.projector_skip is not None:
+        overrides["mp_skip"] = args.projector_skip
     if args.projector_hidden is not None:
         overrides["mp_hidden"] = args.projector_hidden
     if args.lm_layers is not None:

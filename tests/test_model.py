@@ -201,15 +201,31 @@ def test_projector_output_norm_puts_image_tokens_at_unit_rms():
 def test_projector_is_a_linear_map_with_one_layer_and_an_mlp_of_the_given_width_with_two():
     from vlmkit.profiles import new_model
 
-    linear = new_model("tiny", **MICRO, mp_layers=1, mp_output_norm=False).projector
+    linear = new_model("tiny", **MICRO, mp_layers=1, mp_skip=False, mp_output_norm=False).projector
     x, y = torch.randn(2, 1, linear.grid**2, MICRO["vit_hidden"])  # vision features of one image
     with torch.no_grad():
         bias = linear(torch.zeros_like(x))
         assert torch.allclose(linear(2 * x + y) - bias, 2 * (linear(x) - bias) + (linear(y) - bias), atol=1e-5)
-    mlp = new_model("tiny", **MICRO, mp_layers=2, mp_hidden=40).projector
+    mlp = new_model("tiny", **MICRO, mp_layers=2, mp_skip=False, mp_hidden=40).projector
     assert [m.out_features for m in mlp.mlp if isinstance(m, torch.nn.Linear)] == [40, mlp.mlp[2].out_features]
     with pytest.raises(ValueError, match="1 \\(linear\\) or 2 \\(MLP\\) layers, not 3"):
         new_model("tiny", **MICRO, mp_layers=3)
+
+
+def test_projector_skip_adds_a_linear_path_to_the_mlp():
+    from vlmkit.profiles import new_model
+
+    projector = new_model("tiny", **MICRO, mp_skip=True, mp_output_norm=False).projector
+    skip = projector.mlp[0]
+    x = torch.randn(2, projector.grid**2, MICRO["vit_hidden"])
+    folded = projector.fold(x)
+    with torch.no_grad():
+        assert torch.allclose(projector(x), skip.mlp(folded) + skip.linear(folded), atol=1e-6)
+        skip.mlp[2].weight.zero_()
+        skip.mlp[2].bias.zero_()  # the MLP now adds nothing: what is left is the linear path
+        assert torch.allclose(projector(x), folded @ skip.linear.weight.T, atol=1e-6)
+    with pytest.raises(ValueError, match="needs layers=2"):
+        new_model("tiny", **MICRO, mp_layers=1, mp_skip=True)
 
 
 def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):

@@ -34,6 +34,7 @@ class VLMConfig:
     mp_pixel_shuffle: int = 2  # >1 merges s*s neighbouring vision tokens into one
     mp_layers: int = 2  # 2: an MLP; 1: one linear map
     mp_hidden: int | None = None  # the MLP's width; default lm hidden size
+    mp_skip: bool = False  # add a linear map of the input to the MLP's output (README, colour)
     # RMS-normalise the image tokens: a tiny LM trained from scratch has text embeddings far
     # smaller than the projector's output, which then swamps the words (scripts/binding_probe.py)
     mp_output_norm: bool = False
@@ -71,10 +72,11 @@ class VLMConfig:
 
 def tiny_config(**overrides) -> VLMConfig:
     """The offline CPU model: a 3x3 conv stem, a 4-layer ViT on 64 px images in 8 px patches,
-    folded 2x2 into 16 RMS-normalised image tokens placed after the prompt, a 2-layer
-    Llama-style LM, location targets spread over neighbouring bins (each choice measured by
-    ``scripts/learning_benchmark.py`` or ``scripts/binding_probe.py``)."""
-    base = VLMConfig(lm_layers=2, image_after_prompt=True, mp_output_norm=True)
+    folded 2x2 into 16 image tokens by an MLP with a linear skip, RMS-normalised and placed
+    after the prompt, a 2-layer Llama-style LM, location targets spread over neighbouring bins
+    (each choice measured by ``scripts/learning_benchmark.py``, ``scripts/binding_probe.py`` or
+    ``scripts/feature_probe.py``)."""
+    base = VLMConfig(lm_layers=2, image_after_prompt=True, mp_output_norm=True, mp_skip=True)
     return dataclasses.replace(base, **overrides)
 
 

@@ -1,6 +1,9 @@
 """The modality projector: vision features -> language-model embeddings.
 
-A two-layer MLP (as in LLaVA 1.5), or with ``layers=1`` one linear map (as in nanoVLM).
+A two-layer MLP (as in LLaVA 1.5), or with ``layers=1`` one linear map (as in nanoVLM), or
+with ``skip=True`` the MLP plus a linear map of its input: on the tiny model the MLP's GELU
+drops the colour of the image tokens during grounding, and a linear path keeps it
+(``scripts/feature_probe.py``, README).
 With ``pixel_shuffle = s > 1`` it first folds each ``s x s`` block of neighbouring patches
 into one token (``s*s`` times the channels), so
 the language model reads ``s*s`` times fewer image tokens; a ViT-B/16 at 224 px gives
@@ -14,19 +17,37 @@ from einops import rearrange
 from torch import nn
 
 
+class SkipMLP(nn.Module):
+    """``mlp(x) + linear(x)``: the MLP's nonlinearity for what needs it, a linear path for the rest."""
+
+    def __init__(self, inputs: int, width: int, outputs: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(inputs, width), nn.GELU(), nn.Linear(width, outputs))
+        self.linear = nn.Linear(inputs, outputs, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x) + self.linear(x)
+
+
 class Projector(nn.Module):
     def __init__(self, vision_hidden: int, lm_hidden: int, grid: int, pixel_shuffle: int = 1,
-                 hidden: int | None = None, output_norm: bool = False, layers: int = 2):
+                 hidden: int | None = None, output_norm: bool = False, layers: int = 2, skip: bool = False):
         super().__init__()
         if grid % pixel_shuffle:
             raise ValueError(f"pixel shuffle factor {pixel_shuffle} must divide the patch grid {grid}")
         if layers not in (1, 2):
             raise ValueError(f"the projector has 1 (linear) or 2 (MLP) layers, not {layers}")
+        if skip and layers != 2:
+            raise ValueError("a skip connection adds a linear path to the MLP: it needs layers=2")
         self.grid, self.shuffle = grid, pixel_shuffle
         width = hidden or lm_hidden
         inputs = vision_hidden * pixel_shuffle**2
-        self.mlp = (nn.Sequential(nn.Linear(inputs, lm_hidden)) if layers == 1 else
-                    nn.Sequential(nn.Linear(inputs, width), nn.GELU(), nn.Linear(width, lm_hidden)))
+        if layers == 1:
+            self.mlp = nn.Sequential(nn.Linear(inputs, lm_hidden))
+        elif skip:
+            self.mlp = nn.Sequential(SkipMLP(inputs, width, lm_hidden))
+        else:
+            self.mlp = nn.Sequential(nn.Linear(inputs, width), nn.GELU(), nn.Linear(width, lm_hidden))
         if output_norm:
             self.mlp.append(nn.RMSNorm(lm_hidden))
 

@@ -32,7 +32,7 @@ class MiniVLM(nn.Module):
         self.lm = build_language_model(config, tokenizer)
         self.projector = Projector(self.vision.hidden_size, self.lm.config.hidden_size, self.vision.grid,
                                    config.mp_pixel_shuffle, config.mp_hidden, config.mp_output_norm,
-                                   config.mp_layers)
+                                   config.mp_layers, config.mp_skip)
         # for the soft location targets: bin -> token id, and token id -> bin (-1: none)
         loc_ids = torch.tensor(tokenizer.convert_tokens_to_ids(self.codec.special_tokens()[:-1])
                                if config.codec_format == "loc" else [], dtype=torch.long)
