@@ -93,5 +93,6 @@ def main() -> None:
             scores.append(f"{attribute} {readable} (majority class {majority:.2f})")
         print(f"{name}: " + "; ".join(scores))
 
+
 if __name__ == "__main__":
     main()

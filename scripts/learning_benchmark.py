@@ -33,7 +33,8 @@ def main() -> None:
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
     p.add_argument("--lm-layers", type=int, default=None, help="language-model layers (default: the tiny config's)")
-    p.add_argument("--projector-layers", type=int, default=None, help="1: linear (needs --no-projector-skip), 2: MLP (default: the tiny config's)")
+    p.add_argument("--projector-layers", type=int, default=None,
+                   help="1: linear (needs --no-projector-skip), 2: MLP (default: the tiny config's)")
     p.add_argument("--projector-skip", action=argparse.BooleanOptionalAction, default=None,
                    help="add a linear path to the projector MLP (default: the tiny config's)")
     p.add_argument("--projector-hidden", type=int, default=None, help="the projector MLP's width (default: the LM's)")
