@@ -26,12 +26,13 @@ from vlmkit.trainer import TrainConfig, Trainer
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--caption-steps", type=int, default=400)
-    p.add_argument("--ground-steps", type=int, default=8000)
+    p.add_argument("--ground-steps", type=int, default=9600)
     p.add_argument("--single-fraction", type=float, default=0.0, help="share of grounding steps on 1-object scenes")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--patch", type=int, default=8)
     p.add_argument("--pixel-shuffle", type=int, default=2)
+    p.add_argument("--vit-layers", type=int, default=None, help="vision encoder layers (default: the tiny config's)")
     p.add_argument("--lm-layers", type=int, default=None, help="language-model layers (default: the tiny config's)")
     p.add_argument("--projector-layers", type=int, default=None,
                    help="1: linear (needs --no-projector-skip), 2: MLP (default: the tiny config's)")
@@ -53,6 +54,8 @@ def main() -> None:
                    help="consecutive grounding examples about different objects of one scene")
     p.add_argument("--vision-lr-scale", type=float, default=1.0,
                    help="the vision encoder's learning rate during grounding, as a share of --lr")
+    p.add_argument("--mixed-precision", choices=("auto", "no", "bf16"), default="auto",
+                   help="'auto': bf16 on a GPU or CPU that has bf16 (AVX512-BF16/AMX), else fp32 ('no')")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-scenes", type=int, default=300)
     p.add_argument("--seed", type=int, default=0,
@@ -73,6 +76,8 @@ def main() -> None:
         overrides["mp_skip"] = args.projector_skip
     if args.projector_hidden is not None:
         overrides["mp_hidden"] = args.projector_hidden
+    if args.vit_layers is not None:
+        overrides["vit_layers"] = args.vit_layers
     if args.lm_layers is not None:
         overrides["lm_layers"] = args.lm_layers
     if args.label_sigma is not None:
@@ -94,7 +99,7 @@ def main() -> None:
     start = time.perf_counter()
     caption = Trainer(model, shapeworld_stream("caption", model.codec, ShapeWorld(seed=args.seed), seed=args.seed),
                       TrainConfig(steps=args.caption_steps, batch_size=args.batch_size, lr=args.lr, progress=False,
-                                  seed=args.seed),
+                                  seed=args.seed, mixed_precision=args.mixed_precision),
                       output_dir=args.out / "caption")
     caption.train()
     caption_seconds = caption.train_seconds
@@ -109,7 +114,8 @@ def main() -> None:
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
                                                 eval_every=args.eval_every, progress=False,
                                                 first_token_steps=first_token_steps, seed=args.seed,
-                                                vision_lr_scale=args.vision_lr_scale),
+                                                vision_lr_scale=args.vision_lr_scale,
+                                                mixed_precision=args.mixed_precision),
                      output_dir=args.out / "ground", evaluate=evaluate)
     print(f"{'train min':>9} | {'step':>5} | {'Acc@0.5':>7} | {'Acc@0.75':>8} | {'mIoU':>5} | {'parse':>5}")
     ground.train()

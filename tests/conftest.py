@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from accelerate.state import AcceleratorState, GradientState
 from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -13,6 +14,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=200)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    """Accelerate keeps one state per process, fixed by the first Accelerator (a Trainer with
+    another mixed precision then raises); tests use several, so reset after each, as
+    accelerate's own ``AccelerateTestCase`` does."""
+    yield
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
 
 
 @pytest.fixture(scope="session")

@@ -198,6 +198,24 @@ def test_projector_output_norm_puts_image_tokens_at_unit_rms():
     assert not isinstance(plain.projector.mlp[-1], torch.nn.RMSNorm)
 
 
+def test_projector_norm_runs_in_fp32_under_bf16_autocast():
+    import warnings
+
+    from vlmkit.profiles import new_model
+
+    projector = new_model("tiny", **MICRO, mp_output_norm=True).projector
+    features = torch.randn(2, projector.grid**2, MICRO["vit_hidden"])
+    with torch.no_grad():
+        before_norm = projector.mlp[:-1](projector.fold(features))
+        with torch.autocast("cpu", dtype=torch.bfloat16), warnings.catch_warnings():
+            warnings.simplefilter("error")  # torch warns when a bf16 input meets the fp32 weight
+            mixed = projector(features)
+            mixed_before_norm = projector.mlp[:-1](projector.fold(features))
+    assert mixed_before_norm.dtype == torch.bfloat16 and mixed.dtype == torch.float32
+    assert torch.allclose(mixed, projector.mlp[-1](mixed_before_norm.float()))  # the norm itself exact in fp32
+    assert torch.allclose(mixed, projector.mlp[-1](before_norm), atol=0.05)  # bf16 products: ~1% off
+
+
 def test_projector_is_a_linear_map_with_one_layer_and_an_mlp_of_the_given_width_with_two():
     from vlmkit.profiles import new_model
 

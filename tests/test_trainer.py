@@ -7,7 +7,7 @@ from vlmkit.checkpoint import load_model
 from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.profiles import new_model
 from vlmkit.recipes import curriculum_stream
-from vlmkit.trainer import TrainConfig, Trainer, keep_first_answer_label
+from vlmkit.trainer import TrainConfig, Trainer, _mixed_precision, keep_first_answer_label
 
 from .conftest import MICRO
 
@@ -20,19 +20,21 @@ def _fresh():
     return model, curriculum_stream("ground", model.codec, single_object_examples=8)
 
 
-def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path):
+@pytest.mark.parametrize("precision", ["no", "bf16"])
+def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, precision):
+    config = replace(CONFIG, mixed_precision=precision)
     model, stream = _fresh()
-    Trainer(model, stream, CONFIG).train()
+    Trainer(model, stream, config).train()
     straight = model.state_dict()
 
     model, stream = _fresh()
-    first = Trainer(model, stream, CONFIG, output_dir=tmp_path / "run")
+    first = Trainer(model, stream, config, output_dir=tmp_path / "run")
     first.train(until_step=3)
     assert first.step == 3
     del first, model
 
     restored = load_model(tmp_path / "run")  # a new process would start here
-    second = Trainer(restored, curriculum_stream("ground", restored.codec, single_object_examples=8), CONFIG,
+    second = Trainer(restored, curriculum_stream("ground", restored.codec, single_object_examples=8), config,
                      output_dir=tmp_path / "run")
     second.resume(tmp_path / "run")
     assert second.step == 3
@@ -90,3 +92,15 @@ def test_vision_lr_scale_slows_the_vision_encoder_alone():
     assert moved and not any(n.startswith("vision.") for n in moved)
     with pytest.raises(ValueError, match="vision_lr_scale is a share of lr"):
         Trainer(model, stream, replace(CONFIG, vision_lr_scale=-1.0))
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_runs_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert _mixed_precision("auto") == "no"  # emulated bf16 would be slower than fp32
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert _mixed_precision("auto") == "bf16"
+    assert _mixed_precision("no") == "no" and _mixed_precision("fp16") == "fp16"  # explicit choices stand
+    model, stream = _fresh()
+    assert Trainer(model, stream, replace(CONFIG, mixed_precision="no")).accelerator.mixed_precision == "no"

@@ -1,6 +1,7 @@
 """One training loop for every task and both profiles, on ``accelerate``.
 
-``accelerate`` places the model, runs bf16/fp16 autocast on a GPU, accumulates
+``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
+bf16 instructions), accumulates
 gradients, and under ``accelerate launch`` spreads the work over GPUs or nodes with no
 change here. Data comes from a :class:`vlmkit.tasks.Stream`: step ``s`` on process
 ``p`` reads examples at fixed indices, so a resumed run sees exactly the examples the
@@ -44,7 +45,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 50
     max_grad_norm: float = 1.0
-    mixed_precision: str = "auto"  # "auto": bf16 on a GPU that has it, else fp32
+    mixed_precision: str = "auto"  # "no", "bf16", "fp16", or "auto": bf16 where the hardware has it
     eval_every: int = 0  # steps; 0 = only at the end
     save_every: int = 0  # steps; 0 = only at the end
     log_every: int = 10
@@ -59,9 +60,22 @@ class TrainConfig:
 
 
 def _mixed_precision(setting: str) -> str:
+    """``setting``, with "auto" resolved: bf16 on a GPU that supports it, and on a CPU with
+    bf16 instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then take 25%
+    less time and learn as well, README), else "no" (fp32). Losses are computed in fp32."""
     if setting != "auto":
         return setting
-    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    return "bf16" if cpu_has_bf16() else "no"
+
+
+def cpu_has_bf16() -> bool:
+    """True if this CPU runs bf16 matrix products natively. Without it, bf16 autocast is
+    emulated and slower than fp32. (``torch.cpu``'s feature probes are private, hence the
+    getattr: a torch without them means fp32, not an error.)"""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 class Trainer:

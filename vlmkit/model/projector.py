@@ -29,6 +29,15 @@ class SkipMLP(nn.Module):
         return self.mlp(x) + self.linear(x)
 
 
+class FP32RMSNorm(nn.RMSNorm):
+    """RMS norm computed in fp32 even under bf16 autocast (as Llama's), where the input comes
+    out of a bf16 matrix product and the weight is fp32. The image tokens then join the fp32
+    text embeddings in fp32."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.float())
+
+
 class Projector(nn.Module):
     def __init__(self, vision_hidden: int, lm_hidden: int, grid: int, pixel_shuffle: int = 1,
                  hidden: int | None = None, output_norm: bool = False, layers: int = 2, skip: bool = False):
@@ -49,7 +58,7 @@ class Projector(nn.Module):
         else:
             self.mlp = nn.Sequential(nn.Linear(inputs, width), nn.GELU(), nn.Linear(width, lm_hidden))
         if output_norm:
-            self.mlp.append(nn.RMSNorm(lm_hidden))
+            self.mlp.append(FP32RMSNorm(lm_hidden))
 
     @property
     def num_tokens(self) -> int:
