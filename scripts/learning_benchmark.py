@@ -132,6 +132,8 @@ def main() -> None:
     ax.plot([c["train_minutes"] for c in curve], [c["acc@0.5"] for c in curve], "o-", label="Acc@0.5")
     ax.plot([c["train_minutes"] for c in curve], [c["acc@0.75"] for c in curve], "s--", label="Acc@0.75")
     ax.axvline(caption_seconds / 60, color="grey", linestyle=":", label="captioning ends")
+    ax.axhline(0.9, color="tab:red", linewidth=0.8, label="target: Acc@0.5 0.90 within 20 min")
+    ax.axvline(20, color="tab:red", linewidth=0.8)
     ax.set(xlabel="training minutes (2 CPU threads)", ylabel="held-out 2-4 object scenes", ylim=(0, 1),
            title="Tiny MiniVLM learning ShapeWorld grounding")
     ax.legend()

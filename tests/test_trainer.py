@@ -98,7 +98,7 @@ def test_auto_precision_is_bf16_only_where_the_hardware_runs_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
-    assert _mixed_precision("auto") == "no"  # emulated bf16 would be slower than fp32
+    assert _mixed_precision("auto") == "no"  # emulated bf16 is not expected to beat fp32
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     assert _mixed_precision("auto") == "bf16"
     assert _mixed_precision("no") == "no" and _mixed_precision("fp16") == "fp16"  # explicit choices stand
