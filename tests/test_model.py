@@ -95,6 +95,23 @@ def test_identical_images_are_encoded_once_with_the_same_logits_and_gradients(mi
     for together_grad, p in zip(grads, micro_model.vision.parameters()):
         torch.testing.assert_close(together_grad, p.grad, atol=1e-6, rtol=1e-4)
 
+def test_attention_implementation_is_set_on_both_parts_and_gives_the_same_logits(micro_model, ground_stream):
+    """The tiny profile's eager attention is a speed choice: the same model under torch's
+    fused kernel (sdpa) computes the same logits, so only the config field differs."""
+    from vlmkit.profiles import new_model
+
+    assert micro_model.config.attn_implementation == "eager"
+    assert micro_model.vision.vit.config._attn_implementation == micro_model.lm.config._attn_implementation == "eager"
+    sdpa = new_model("tiny", **MICRO, attn_implementation="sdpa")
+    sdpa.load_state_dict(micro_model.state_dict())
+    assert sdpa.vision.vit.config._attn_implementation == sdpa.lm.config._attn_implementation == "sdpa"
+    examples, processor = _batch(micro_model, ground_stream, 4)
+    batch = processor.training_batch(examples)
+    torch.testing.assert_close(sdpa(**batch).logits, micro_model(**batch).logits, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="bogus"):
+        new_model("tiny", **MICRO, attn_implementation="bogus")
+
+
 def test_a_batch_without_its_image_placeholders_is_refused(micro_model, ground_stream):
     examples, processor = _batch(micro_model, ground_stream, 2)
     batch = processor.training_batch(examples)

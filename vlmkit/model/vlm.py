@@ -33,6 +33,9 @@ class MiniVLM(nn.Module):
         self.projector = Projector(self.vision.hidden_size, self.lm.config.hidden_size, self.vision.grid,
                                    config.mp_pixel_shuffle, config.mp_hidden, config.mp_output_norm,
                                    config.mp_layers, config.mp_skip)
+        if config.attn_implementation:  # not part of the HF configs we store: set on every build
+            self.vision.vit.set_attn_implementation(config.attn_implementation)
+            self.lm.set_attn_implementation(config.attn_implementation)
         # for the soft location targets: bin -> token id, and token id -> bin (-1: none)
         loc_ids = torch.tensor(tokenizer.convert_tokens_to_ids(self.codec.special_tokens()[:-1])
                                if config.codec_format == "loc" else [], dtype=torch.long)

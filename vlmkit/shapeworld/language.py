@@ -17,6 +17,7 @@ positions they compare; inside it the expression counts as ambiguous.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -39,6 +40,13 @@ COMPARATIVES = {"bigger": 1, "smaller": -1}
 _ADJ = "|".join(list(SIZES) + list(COLOURS))
 _HEAD = "|".join(list(SHAPES) + list(GENERIC_HEADS))
 _NP = rf"(?:(?:{_ADJ}) )*(?:{_HEAD})"
+# the grammar :func:`resolve` parses, one pattern per expression form
+_SIZE_RE = re.compile(rf"the ({'|'.join(COMPARATIVES)}) ({_NP})")
+_ORDINAL_RE = re.compile(rf"the ({'|'.join(ORDINALS)}) ({_NP}) from the ({'|'.join(DIRECTIONS)})")
+_EXTREME_RE = re.compile(rf"the ({'|'.join(EXTREMES)}) ({_NP})")
+_PLACE_RE = re.compile(rf"the ({_NP}) ({'|'.join(PLACES)})")
+_RELATION_RE = re.compile(rf"the ({_NP}) (?:to the )?({'|'.join(RELATIONS)}) the ({_NP})")
+_ATTRIBUTE_RE = re.compile(rf"the ({_NP})(?: in the picture)?")
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Description:
         return " ".join(w for w in (self.size, self.colour, self.shape or head) if w)
 
     @classmethod
+    @functools.cache  # resolving a scene's candidate expressions parses the same phrases often
     def parse(cls, text: str) -> "Description":
         words = text.split()
         head, adjs = words[-1], words[:-1]
@@ -102,24 +111,24 @@ def _matching(scene: Scene, description: Description) -> list[int]:
 def resolve(text: str, scene: Scene) -> Resolution:
     """Parse ``text`` and return every object it could refer to (ambiguity -> several)."""
     t = text.strip()
-    if m := re.fullmatch(rf"the ({'|'.join(COMPARATIVES)}) ({_NP})", t):
+    if m := _SIZE_RE.fullmatch(t):
         cands = _matching(scene, Description.parse(m[2]))
         sizes = {scene.objects[i].size for i in cands}
         if len(cands) != 2 or len(sizes) != 2:
             return Resolution("size", tuple(cands))
         pick = max(cands, key=lambda i: COMPARATIVES[m[1]] * scene.objects[i].area)
         return Resolution("size", (pick,))
-    if m := re.fullmatch(rf"the ({'|'.join(ORDINALS)}) ({_NP}) from the ({'|'.join(DIRECTIONS)})", t):
+    if m := _ORDINAL_RE.fullmatch(t):
         cands = _matching(scene, Description.parse(m[2]))
         order, rank = _ranked(scene, cands, m[3]), ORDINALS.index(m[1])
         if order is None:
             return Resolution("ordinal", tuple(cands), clear=False)
         return Resolution("ordinal", (order[rank],) if rank < len(order) else ())
-    if m := re.fullmatch(rf"the ({'|'.join(EXTREMES)}) ({_NP})", t):
+    if m := _EXTREME_RE.fullmatch(t):
         return _extreme(scene, Description.parse(m[2]), EXTREMES[m[1]])
-    if m := re.fullmatch(rf"the ({_NP}) ({'|'.join(PLACES)})", t):
+    if m := _PLACE_RE.fullmatch(t):
         return _extreme(scene, Description.parse(m[1]), PLACES[m[2]])
-    if m := re.fullmatch(rf"the ({_NP}) (?:to the )?({'|'.join(RELATIONS)}) the ({_NP})", t):
+    if m := _RELATION_RE.fullmatch(t):
         anchors = _matching(scene, Description.parse(m[3]))
         if len(anchors) != 1:
             return Resolution("relation", ())
@@ -130,7 +139,7 @@ def resolve(text: str, scene: Scene) -> Resolution:
                    for i in _matching(scene, Description.parse(m[1])) if i != anchors[0]}
         unclear = any(abs(d) <= margin for d in offsets.values())
         return Resolution("relation", tuple(i for i, d in offsets.items() if d > -margin), clear=not unclear)
-    if m := re.fullmatch(rf"the ({_NP})(?: in the picture)?", t):
+    if m := _ATTRIBUTE_RE.fullmatch(t):
         return Resolution("attribute", tuple(_matching(scene, Description.parse(m[1]))))
     raise UnresolvableExpression(f"not a ShapeWorld expression: {text!r}")
 
@@ -148,14 +157,19 @@ def _extreme(scene: Scene, description: Description, direction: str) -> Resoluti
     return Resolution("absolute", tuple(order[:1]))
 
 
-def _descriptions(obj: SceneObject, generic: bool) -> list[Description]:
+def _descriptions(obj: SceneObject, generic: bool) -> tuple[Description, ...]:
     """Every noun phrase true of ``obj``, shortest first."""
+    return _noun_phrases(obj.size, obj.colour, obj.shape, generic)
+
+
+@functools.cache  # a handful of attribute combinations, asked for thousands of times a second
+def _noun_phrases(size: str, colour: str, shape: str, generic: bool) -> tuple[Description, ...]:
     out = []
-    for size, colour in itertools.product((None, obj.size), (None, obj.colour)):
-        out.append(Description(size, colour, obj.shape))
-        if generic and (size or colour):
-            out.append(Description(size, colour, None))
-    return sorted(out, key=lambda d: len(d.text().split()))
+    for size_word, colour_word in itertools.product((None, size), (None, colour)):
+        out.append(Description(size_word, colour_word, shape))
+        if generic and (size_word or colour_word):
+            out.append(Description(size_word, colour_word, None))
+    return tuple(sorted(out, key=lambda d: len(d.text().split())))
 
 
 def candidate_expressions(scene: Scene, index: int, rng: np.random.Generator) -> dict[str, list[str]]:
@@ -167,6 +181,9 @@ def candidate_expressions(scene: Scene, index: int, rng: np.random.Generator) ->
     obj = scene.objects[index]
     head = GENERIC_HEADS[rng.integers(2)]
     out: dict[str, list[str]] = {k: [] for k in KINDS}
+    # each other object with its shortest description that names it alone (None: none does)
+    anchors = [(j, anchor, next((a for a in _descriptions(anchor, generic=False) if len(_matching(scene, a)) == 1),
+                                None)) for j, anchor in enumerate(scene.objects)]
     for d in _descriptions(obj, generic=True):
         np_text = d.text(head)
         out["attribute"].append(f"the {np_text}" + (" in the picture" if rng.random() < 0.2 else ""))
@@ -182,8 +199,7 @@ def candidate_expressions(scene: Scene, index: int, rng: np.random.Generator) ->
                 out["ordinal"].append(f"the {ORDINALS[rank]} {np_text} from the {direction}")
         if d.size is None and len(cands) == 2:
             out["size"] += [f"the {c} {np_text}" for c in COMPARATIVES]
-        for j, anchor in enumerate(scene.objects):
-            anchor_d = next((a for a in _descriptions(anchor, generic=False) if len(_matching(scene, a)) == 1), None)
+        for j, anchor, anchor_d in anchors:
             if j == index or anchor_d is None:
                 continue
             for rel, direction in RELATIONS.items():

@@ -146,7 +146,7 @@ def _try_layout(config: SceneConfig, rng: np.random.Generator, count: int) -> li
         size = config.sizes[rng.integers(len(config.sizes))]
         radius = SIZES[size] * config.image_size
         for _attempt in range(30):
-            center = tuple(rng.uniform(radius + 1, config.image_size - radius - 1, size=2))
+            center = tuple(rng.uniform(radius + 1, config.image_size - radius - 1, size=2).tolist())
             outline = _shape_outline(shape, center, radius)
             candidates = [*objects, SceneObject(shape, colour, size, center, radius, outline)]
             if _occlusion_ok(candidates, config.max_occlusion):
