@@ -26,7 +26,7 @@ from vlmkit.trainer import TrainConfig, Trainer
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--caption-steps", type=int, default=400)
-    p.add_argument("--ground-steps", type=int, default=9600)
+    p.add_argument("--ground-steps", type=int, default=12000)
     p.add_argument("--single-fraction", type=float, default=0.0, help="share of grounding steps on 1-object scenes")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -48,6 +48,8 @@ def main() -> None:
                    help="std (bins) of the soft location targets; 0: plain cross-entropy (default: the tiny config's)")
     p.add_argument("--attribute-pair-steps", type=int, default=1500,
                    help="grounding steps (after the one-object ones) on two-object scenes with attribute expressions only")
+    p.add_argument("--colour-pairs", action=argparse.BooleanOptionalAction, default=True,
+                   help="every attribute-pair expression names a colour (--no-colour-pairs: the shortest ones)")
     p.add_argument("--first-token-steps", type=int, default=2000,
                    help="grounding steps (after the one-object ones) that train x1 alone, then the whole box")
     p.add_argument("--examples-per-scene", type=int, default=2,
@@ -110,7 +112,8 @@ def main() -> None:
     first_token_steps = (single // args.batch_size + args.first_token_steps) if args.first_token_steps else 0
     stream = curriculum_stream("ground", model.codec, multi_object_world(args.seed), single_object_examples=single,
                                attribute_pair_examples=args.attribute_pair_steps * args.batch_size,
-                               examples_per_scene=args.examples_per_scene, seed=args.seed)
+                               examples_per_scene=args.examples_per_scene, seed=args.seed,
+                               colour_pairs=args.colour_pairs)
     ground = Trainer(model, stream, TrainConfig(steps=args.ground_steps, batch_size=args.batch_size, lr=args.lr,
                                                 eval_every=args.eval_every, progress=False,
                                                 first_token_steps=first_token_steps, seed=args.seed,

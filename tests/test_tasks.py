@@ -3,7 +3,8 @@ import pytest
 
 from vlmkit.codecs import Codec
 from vlmkit.data import mixture_stream, training_stream
-from vlmkit.recipes import curriculum_stream, multi_object_world, shapeworld_stream
+from vlmkit.recipes import curriculum_stream, multi_object_world, naming_colour, shapeworld_stream
+from vlmkit.shapeworld.scenes import COLOURS
 from vlmkit.shapeworld import ShapeWorld
 from vlmkit.tasks import TASKS, CurriculumStream, RowStream, make_example
 
@@ -77,6 +78,34 @@ def test_curriculum_goes_single_objects_then_attribute_pairs_then_the_world():
     later = [stream[i] for i in range(35, 135)]
     assert {ex.kind for ex in later} - {"attribute"}  # every kind again
     assert max(map(objects_in, later)) > 2
+
+
+def test_colour_pairs_name_a_colour_in_every_pair_expression_and_the_old_pairs_do_not():
+    colours = set(COLOURS)
+    stream = curriculum_stream("ground", CODEC, multi_object_world(0), attribute_pair_examples=200, examples_per_scene=2)
+    pairs = [stream[i] for i in range(200)]
+    assert all(colours & set(ex.expression.split()) and ex.kind == "attribute" for ex in pairs)
+    assert all(objects_in(ex) == 2 for ex in pairs)
+    # drawn from all of an object's expressions, not only the shortest: colour alone, and with size
+    assert any(ex.expression.split()[-1] in ("shape", "object") for ex in pairs)
+    assert any(ex.expression.split()[1] in ("small", "big") for ex in pairs)
+    old = curriculum_stream("ground", CODEC, multi_object_world(0), attribute_pair_examples=200, examples_per_scene=2,
+                            colour_pairs=False)
+    assert any(not colours & set(old[i].expression.split()) for i in range(200))  # "the circle"
+    assert all(len(old[i].row["expressions"]) <= 2 for i in range(200))
+    # after the pairs both recipes draw the same 2-4 object examples
+    assert [stream[i].prompt for i in range(200, 260)] == [old[i].prompt for i in range(200, 260)]
+
+
+def test_naming_colour_keeps_expressions_and_kinds_together_and_may_leave_none():
+    rows = [{"id": "a", "expressions": ["the circle", "the red circle", "the small red shape"],
+             "expression_kinds": ["attribute", "attribute", "size"]},
+            {"id": "b", "expressions": ["the leftmost shape"], "expression_kinds": ["absolute"]}]
+    kept = naming_colour(rows)
+    assert kept[0]["expressions"] == ["the red circle", "the small red shape"]
+    assert kept[0]["expression_kinds"] == ["attribute", "size"] and kept[0]["id"] == "a"
+    assert kept[1]["expressions"] == [] and kept[1]["expression_kinds"] == []
+    assert rows[0]["expressions"][0] == "the circle"  # the input rows are not changed
 
 
 def test_the_notebooks_stream_pairs_questions_in_every_curriculum_stage():

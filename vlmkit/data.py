@@ -33,7 +33,7 @@ def training_stream(profile: str, task: str, codec: Codec, single_object_example
                     seed: int = 0, attribute_pair_examples: int = 0, examples_per_scene: int = 1) -> Stream:
     """Training examples of ``task``. For ShapeWorld grounding/segmentation the first
     ``single_object_examples`` come from one-object scenes, the next
-    ``attribute_pair_examples`` from two-object scenes with attribute expressions only, the
+    ``attribute_pair_examples`` from two-object scenes with attribute expressions naming a colour, the
     rest from 2-4 objects and every expression kind (:func:`vlmkit.recipes.curriculum_stream`),
     ``examples_per_scene`` consecutive examples about different objects of one scene. Real
     data has no such curriculum: these three are ShapeWorld's alone."""
