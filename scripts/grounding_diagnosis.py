@@ -13,7 +13,6 @@ attributes it names: which words the model binds, and which it does not.
 from __future__ import annotations
 
 import argparse
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,23 +21,13 @@ import torch
 
 from vlmkit.checkpoint import load_model
 from vlmkit.evaluate import evaluate_grounding, object_hits
-from vlmkit.recipes import multi_object_world
-from vlmkit.shapeworld.language import Description
-
-
-def named_attributes(expression: str) -> str:
-    """The attributes an attribute expression names: "colour+shape" for "the red circle",
-    "none" for "the shape in the picture"."""
-    match = re.fullmatch(r"the (.+?)(?: in the picture)?", expression)
-    if match is None:
-        raise ValueError(f"not an attribute expression: {expression!r}")
-    phrase = Description.parse(match[1])
-    return "+".join(name for name in ("size", "colour", "shape") if getattr(phrase, name)) or "none"
+from vlmkit.recipes import keep_expressions, multi_object_world
+from vlmkit.shapeworld.language import named_attributes
 
 
 def accuracy_by_named_attributes(result: dict) -> dict[str, dict]:
     """Acc@0.5 of the attribute expressions in ``result`` (from evaluate_grounding), grouped
-    by :func:`named_attributes`."""
+    by :func:`vlmkit.shapeworld.language.named_attributes`."""
     hits = defaultdict(list)
     for example, iou in zip(result["examples"], result["ious"]):
         if example.kind == "attribute":
@@ -61,12 +50,7 @@ def main() -> None:
     for n, hits in object_hits(result).items():
         print(f"{n:>7} | {hits['queries']:>7} | {hits['on_some']:>7.2f} | {hits['on_named']:>8.2f} | "
               f"{hits['chance']:>6.2f} | {hits['distinct']:.2f} of {n}")
-    attribute_rows = []
-    for row in rows:
-        keep = [k for k, kind in enumerate(row["expression_kinds"]) if kind == "attribute"]
-        if keep:
-            attribute_rows.append(dict(row, expressions=[row["expressions"][k] for k in keep],
-                                       expression_kinds=["attribute"] * len(keep)))
+    attribute_rows = keep_expressions(rows, lambda text, kind: kind == "attribute")
     attributes = accuracy_by_named_attributes(evaluate_grounding(model, attribute_rows, per_row=None, progress=False))
     print("\nevery attribute expression of those scenes, by the attributes it names:")
     print(f"{'names':>18} | {'queries':>7} | Acc@0.5")

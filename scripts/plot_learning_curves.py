@@ -1,6 +1,8 @@
-"""Draw several learning-benchmark runs in one figure: Acc@0.5 against training minutes.
+"""Draw several learning-benchmark runs in one figure: Acc@0.5 against training minutes or steps.
 
-One run is one draw (README, run-to-run spread): put the seeds side by side.
+One run is one draw (README, run-to-run spread): put the seeds side by side. Minutes compare
+runs of one machine only (the same step cost 86 ms on one 2-core machine and 140 on another,
+README); ``--x step`` compares runs made anywhere.
 
     python scripts/plot_learning_curves.py runs/seed0/results.json runs/seed1/results.json \
         --labels "seed 0" "seed 1" --out docs/learning_curve.png
@@ -19,6 +21,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="+", type=Path, help="results.json files written by learning_benchmark.py")
     p.add_argument("--labels", nargs="+", help="one legend label per file (default: the folder names)")
+    p.add_argument("--x", choices=("minutes", "step"), default="minutes",
+                   help="minutes: training minutes, captioning included; step: grounding steps")
     p.add_argument("--out", type=Path, default=Path("outputs/learning_curves.png"))
     args = p.parse_args()
     labels = args.labels or [path.parent.name for path in args.results]
@@ -30,11 +34,14 @@ def main() -> None:
             raise SystemExit(f"no results file at {path}: run scripts/learning_benchmark.py --out {path.parent}")
         run = json.loads(path.read_text())
         final = run["final"]["acc@0.5"]
-        ax.plot([c["train_minutes"] for c in run["curve"]], [c["acc@0.5"] for c in run["curve"]], "o-",
-                markersize=3, label=f"{label} (final {final:.3f})")
+        x_key = "train_minutes" if args.x == "minutes" else "step"
+        ax.plot([c[x_key] for c in run["curve"]], [c["acc@0.5"] for c in run["curve"]], "o-", markersize=3,
+                label=f"{label} (final {final:.3f})")
     ax.axhline(0.9, color="tab:red", linewidth=0.8, label="target: 0.90 within 20 min")
-    ax.axvline(20, color="tab:red", linewidth=0.8)
-    ax.set(xlabel="training minutes (2 CPU threads)", ylabel="Acc@0.5, held-out 2-4 object scenes", ylim=(0, 1),
+    if args.x == "minutes":
+        ax.axvline(20, color="tab:red", linewidth=0.8)
+    ax.set(xlabel="training minutes (2 CPU threads)" if args.x == "minutes" else "grounding step",
+           ylabel="Acc@0.5, held-out 2-4 object scenes", ylim=(0, 1),
            title="Tiny MiniVLM learning ShapeWorld grounding")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -1,6 +1,7 @@
 """The diagnostic scripts' own logic (their numbers come from real models; see the README)."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -86,16 +87,6 @@ def test_colour_pairs_ask_for_both_objects_of_a_two_colour_scene():
         "locate: the shape ")
 
 
-def test_attribute_expressions_are_grouped_by_the_attributes_they_name():
-    diagnosis = _script("grounding_diagnosis")
-    assert diagnosis.named_attributes("the red circle") == "colour+shape"
-    assert diagnosis.named_attributes("the small blue shape in the picture") == "size+colour"
-    assert diagnosis.named_attributes("the triangle") == "shape"
-    assert diagnosis.named_attributes("the object") == "none"
-    with pytest.raises(ValueError, match="not an attribute expression"):
-        diagnosis.named_attributes("a red circle")
-
-
 def test_accuracy_by_named_attributes_scores_attribute_expressions_alone():
     from vlmkit.tasks import Example
 
@@ -106,3 +97,32 @@ def test_accuracy_by_named_attributes_scores_attribute_expressions_alone():
               "ious": np.array([iou for _, _, iou in queries])}
     assert diagnosis.accuracy_by_named_attributes(result) == {"colour": {"queries": 2, "acc@0.5": 0.5},
                                                               "shape": {"queries": 1, "acc@0.5": 1.0}}
+
+
+def _results(path: Path, steps: list[int], minutes: list[float]) -> Path:
+    curve = [{"step": s, "train_minutes": m, "acc@0.5": s / 20000} for s, m in zip(steps, minutes)]
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"curve": curve, "final": {"acc@0.5": curve[-1]["acc@0.5"]}}))
+    return path
+
+
+@pytest.mark.parametrize("x, expected", [("step", [[2000, 4000], [2000, 4000]]), ("minutes", [[5, 10], [3, 6]])])
+def test_learning_curves_are_drawn_against_steps_or_minutes(tmp_path, monkeypatch, x, expected):
+    plot = _script("plot_learning_curves")
+    slow = _results(tmp_path / "slow" / "results.json", [2000, 4000], [5, 10])
+    fast = _results(tmp_path / "fast" / "results.json", [2000, 4000], [3, 6])
+    out = tmp_path / "curves.png"
+    monkeypatch.setattr("sys.argv", ["plot", str(slow), str(fast), "--x", x, "--out", str(out)])
+    plot.main()
+    runs = [line for line in plot.plt.gcf().axes[0].lines if "final" in line.get_label()]
+    plot.plt.close("all")
+    assert [list(line.get_xdata()) for line in runs] == expected
+    assert [line.get_label() for line in runs] == ["slow (final 0.200)", "fast (final 0.200)"]
+    assert out.stat().st_size > 0
+
+
+def test_a_missing_results_file_names_the_path_and_how_to_make_it(tmp_path, monkeypatch):
+    plot = _script("plot_learning_curves")
+    monkeypatch.setattr("sys.argv", ["plot", str(tmp_path / "nowhere" / "results.json")])
+    with pytest.raises(SystemExit, match="no results file at .*nowhere.*learning_benchmark.py --out"):
+        plot.main()

@@ -6,7 +6,7 @@ from vlmkit.polygons import flat_to_points, mask_iou, polygons_to_mask
 from vlmkit.schema import check_row
 from vlmkit.shapeworld import KINDS, SceneConfig, ShapeWorld, captions, generate_scene, resolve
 from vlmkit.shapeworld.dataset import HELD_OUT_PAIRS, SPLIT_KINDS, statistics
-from vlmkit.shapeworld.language import UnresolvableExpression, referring_expressions
+from vlmkit.shapeworld.language import UnresolvableExpression, named_attributes, referring_expressions
 from vlmkit.shapeworld.scenes import COLOURS
 
 WORLD = ShapeWorld()
@@ -147,3 +147,14 @@ def test_bigger_images_and_more_shapes_work():
     config = SceneConfig(image_size=224, max_objects=4, shapes=("circle", "square", "triangle", "diamond", "hexagon"))
     scene = generate_scene(config, np.random.default_rng(0))
     assert scene.image.shape == (224, 224, 3)
+
+
+def test_attribute_expressions_are_grouped_by_the_attributes_they_name():
+    assert named_attributes("the red circle") == "colour+shape"
+    assert named_attributes("the small blue shape in the picture") == "size+colour"
+    assert named_attributes("the triangle") == "shape"
+    assert named_attributes("the object") == "none"
+    with pytest.raises(ValueError, match="not an attribute expression"):
+        named_attributes("a red circle")
+    with pytest.raises(ValueError, match="not an attribute expression"):
+        named_attributes("the leftmost circle")

@@ -3,7 +3,7 @@ import pytest
 
 from vlmkit.codecs import Codec
 from vlmkit.data import mixture_stream, training_stream
-from vlmkit.recipes import curriculum_stream, multi_object_world, naming_colour, shapeworld_stream
+from vlmkit.recipes import colour_only, curriculum_stream, multi_object_world, naming_colour, shapeworld_stream
 from vlmkit.shapeworld.scenes import COLOURS
 from vlmkit.shapeworld import ShapeWorld
 from vlmkit.tasks import TASKS, CurriculumStream, RowStream, make_example
@@ -97,6 +97,23 @@ def test_colour_pairs_name_a_colour_in_every_pair_expression_and_the_old_pairs_d
     assert [stream[i].prompt for i in range(200, 260)] == [old[i].prompt for i in range(200, 260)]
 
 
+
+def test_pair_every_keeps_mixing_new_colour_pairs_into_the_later_scenes():
+    plain = curriculum_stream("ground", CODEC, multi_object_world(0), attribute_pair_examples=40, examples_per_scene=2)
+    mixed = curriculum_stream("ground", CODEC, multi_object_world(0), attribute_pair_examples=40, examples_per_scene=2,
+                              pair_every=4)
+    later = [mixed[i] for i in range(40, 200)]  # scenes 0-79 of the last stage, two examples each
+    pairs = [ex for ex in later if ex.kind == "attribute" and objects_in(ex) == 2
+             and set(COLOURS) & set(ex.expression.split())]
+    assert 0.2 <= len(pairs) / len(later) <= 0.4  # every 4th scene, plus the odd 2-object scene of the world
+    assert [mixed[i].prompt for i in range(40)] == [plain[i].prompt for i in range(40)]  # the pair stage itself
+    pair_stage_images = {mixed[i].row["image_id"] for i in range(40)}
+    assert not pair_stage_images & {ex.row["image_id"] for ex in pairs}  # new scenes, none seen twice
+    # the other scenes are the ones the plain recipe draws
+    assert mixed[42].prompt == plain[42].prompt and mixed[41 + 2 * 4].prompt != plain[41 + 2 * 4].prompt
+    with pytest.raises(ValueError, match="set attribute_pair_examples"):
+        curriculum_stream("ground", CODEC, multi_object_world(0), pair_every=4)
+
 def test_naming_colour_keeps_expressions_and_kinds_together_and_may_leave_none():
     rows = [{"id": "a", "expressions": ["the circle", "the red circle", "the small red shape"],
              "expression_kinds": ["attribute", "attribute", "size"]},
@@ -107,6 +124,13 @@ def test_naming_colour_keeps_expressions_and_kinds_together_and_may_leave_none()
     assert kept[1]["expressions"] == [] and kept[1]["expression_kinds"] == []
     assert rows[0]["expressions"][0] == "the circle"  # the input rows are not changed
 
+
+
+def test_colour_only_keeps_attribute_expressions_that_name_a_colour_and_nothing_else():
+    rows = [{"expressions": ["the red shape", "the red circle", "the small red object", "the red object in the picture",
+                             "the leftmost red shape", "the shape"],
+             "expression_kinds": ["attribute", "attribute", "attribute", "attribute", "absolute", "attribute"]}]
+    assert colour_only(rows)[0]["expressions"] == ["the red shape", "the red object in the picture"]
 
 def test_the_notebooks_stream_pairs_questions_in_every_curriculum_stage():
     stream = training_stream("tiny", "ground", CODEC, attribute_pair_examples=10, examples_per_scene=2)

@@ -74,6 +74,17 @@ class Description:
                    shape=None if head in GENERIC_HEADS else head)
 
 
+def named_attributes(expression: str) -> str:
+    """The attributes an attribute expression names: "colour+shape" for "the red circle",
+    "none" for "the shape in the picture". Which words a model binds shows in its accuracy
+    per group (scripts/grounding_diagnosis.py, the learning benchmark's colour-only curve)."""
+    match = _ATTRIBUTE_RE.fullmatch(expression.strip())
+    if match is None:
+        raise ValueError(f"not an attribute expression: {expression!r}")
+    phrase = Description.parse(match[1])
+    return "+".join(name for name in ("size", "colour", "shape") if getattr(phrase, name)) or "none"
+
+
 class UnresolvableExpression(ValueError):
     """The text is not in ShapeWorld's expression grammar."""
 
