@@ -4,7 +4,7 @@ training time (evaluation time excluded). "colour" is Acc@0.5 on the colour-only
 of those scenes ("the red shape"): whether the model has bound colour words, which decides
 how far a run gets (README, results).
 
-    python scripts/learning_benchmark.py                 # the default recipe (~20 min)
+    python scripts/learning_benchmark.py                 # the default recipe (17-30 min, by machine)
     python scripts/learning_benchmark.py --help          # every knob of the recipe
 """
 

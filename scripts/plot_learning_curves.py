@@ -1,7 +1,7 @@
 """Draw several learning-benchmark runs in one figure: Acc@0.5 against training minutes or steps.
 
 One run is one draw (README, run-to-run spread): put the seeds side by side. Minutes compare
-runs of one machine only (the same step cost 86 ms on one 2-core machine and 140 on another,
+runs of one machine only (the same step cost 86 ms on one 2-core machine, 124-170 on another,
 README); ``--x step`` compares runs made anywhere.
 
     python scripts/plot_learning_curves.py runs/seed0/results.json runs/seed1/results.json \
