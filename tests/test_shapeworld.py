@@ -154,7 +154,7 @@ def test_attribute_expressions_are_grouped_by_the_attributes_they_name():
     assert named_attributes("the small blue shape in the picture") == "size+colour"
     assert named_attributes("the triangle") == "shape"
     assert named_attributes("the object") == "none"
-    with pytest.raises(ValueError, match="not an attribute expression"):
+    with pytest.raises(UnresolvableExpression, match="not an attribute expression"):
         named_attributes("a red circle")
-    with pytest.raises(ValueError, match="not an attribute expression"):
+    with pytest.raises(UnresolvableExpression, match="not an attribute expression"):
         named_attributes("the leftmost circle")

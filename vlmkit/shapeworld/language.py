@@ -80,7 +80,7 @@ def named_attributes(expression: str) -> str:
     per group (scripts/grounding_diagnosis.py, the learning benchmark's colour-only curve)."""
     match = _ATTRIBUTE_RE.fullmatch(expression.strip())
     if match is None:
-        raise ValueError(f"not an attribute expression: {expression!r}")
+        raise UnresolvableExpression(f"not an attribute expression: {expression!r}")
     phrase = Description.parse(match[1])
     return "+".join(name for name in ("size", "colour", "shape") if getattr(phrase, name)) or "none"
 
