@@ -36,6 +36,7 @@ def main() -> None:
     p.add_argument("--pixel-shuffle", type=int, default=2)
     p.add_argument("--vit-layers", type=int, default=None, help="vision encoder layers (default: the tiny config's)")
     p.add_argument("--lm-layers", type=int, default=None, help="language-model layers (default: the tiny config's)")
+    p.add_argument("--lm-heads", type=int, default=None, help="language-model attention heads (default: the tiny config's)")
     p.add_argument("--projector-layers", type=int, default=None,
                    help="1: linear (needs --no-projector-skip), 2: MLP (default: the tiny config's)")
     p.add_argument("--projector-skip", action=argparse.BooleanOptionalAction, default=None,
@@ -86,6 +87,8 @@ def main() -> None:
         overrides["vit_layers"] = args.vit_layers
     if args.lm_layers is not None:
         overrides["lm_layers"] = args.lm_layers
+    if args.lm_heads is not None:
+        overrides["lm_heads"] = args.lm_heads
     if args.label_sigma is not None:
         overrides["codec_label_sigma"] = args.label_sigma
     model = new_model("tiny", vit_patch_size=args.patch, mp_pixel_shuffle=args.pixel_shuffle,

@@ -126,3 +126,13 @@ def test_a_missing_results_file_names_the_path_and_how_to_make_it(tmp_path, monk
     monkeypatch.setattr("sys.argv", ["plot", str(tmp_path / "nowhere" / "results.json")])
     with pytest.raises(SystemExit, match="no results file at .*nowhere.*learning_benchmark.py --out"):
         plot.main()
+
+
+def test_speed_variants_are_parsed_into_typed_config_overrides():
+    speed = _script("training_speed")
+    assert speed.parse_overrides("lm_heads=8,vit_layers=2") == {"lm_heads": 8, "vit_layers": 2}
+    assert speed.parse_overrides("codec_label_sigma=1.5,mp_skip=false,attn_implementation=sdpa") == \
+        {"codec_label_sigma": 1.5, "mp_skip": False, "attn_implementation": "sdpa"}
+    for malformed in ("lm_heads", "=8", "lm_heads=8,vit_layers"):
+        with pytest.raises(ValueError, match="a variant is name=value"):
+            speed.parse_overrides(malformed)
