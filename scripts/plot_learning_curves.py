@@ -1,5 +1,8 @@
 """Draw several learning-benchmark runs in one figure: Acc@0.5 against training minutes or steps.
 
+Dashed, where a run recorded it: Acc@0.5 on the colour-only expressions ("the red shape"),
+which only a model that binds colour words answers (README, results).
+
 One run is one draw (README, run-to-run spread): put the seeds side by side. Minutes compare
 runs of one machine only (the same step cost 86 ms on one 2-core machine, 124-170 on another,
 README); ``--x step`` compares runs made anywhere.
@@ -35,8 +38,12 @@ def main() -> None:
         run = json.loads(path.read_text())
         final = run["final"]["acc@0.5"]
         x_key = "train_minutes" if args.x == "minutes" else "step"
-        ax.plot([c[x_key] for c in run["curve"]], [c["acc@0.5"] for c in run["curve"]], "o-", markersize=3,
-                label=f"{label} (final {final:.3f})")
+        xs = [c[x_key] for c in run["curve"]]
+        line, = ax.plot(xs, [c["acc@0.5"] for c in run["curve"]], "o-", markersize=3,
+                        label=f"{label} (final {final:.3f})")
+        if all("colour_only" in c for c in run["curve"]):  # results of the benchmark since commit ffeaa5f
+            ax.plot(xs, [c["colour_only"] for c in run["curve"]], "--", color=line.get_color(), linewidth=1,
+                    label=f"{label}: colour-only expressions")
     ax.axhline(0.9, color="tab:red", linewidth=0.8, label="target: 0.90 within 20 min")
     if args.x == "minutes":
         ax.axvline(20, color="tab:red", linewidth=0.8)

@@ -99,8 +99,10 @@ def test_accuracy_by_named_attributes_scores_attribute_expressions_alone():
                                                               "shape": {"queries": 1, "acc@0.5": 1.0}}
 
 
-def _results(path: Path, steps: list[int], minutes: list[float]) -> Path:
+def _results(path: Path, steps: list[int], minutes: list[float], colour: bool = False) -> Path:
     curve = [{"step": s, "train_minutes": m, "acc@0.5": s / 20000} for s, m in zip(steps, minutes)]
+    if colour:
+        curve = [{**point, "colour_only": point["acc@0.5"] / 2} for point in curve]
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"curve": curve, "final": {"acc@0.5": curve[-1]["acc@0.5"]}}))
     return path
@@ -110,14 +112,19 @@ def _results(path: Path, steps: list[int], minutes: list[float]) -> Path:
 def test_learning_curves_are_drawn_against_steps_or_minutes(tmp_path, monkeypatch, x, expected):
     plot = _script("plot_learning_curves")
     slow = _results(tmp_path / "slow" / "results.json", [2000, 4000], [5, 10])
-    fast = _results(tmp_path / "fast" / "results.json", [2000, 4000], [3, 6])
+    fast = _results(tmp_path / "fast" / "results.json", [2000, 4000], [3, 6], colour=True)
     out = tmp_path / "curves.png"
     monkeypatch.setattr("sys.argv", ["plot", str(slow), str(fast), "--x", x, "--out", str(out)])
     plot.main()
-    runs = [line for line in plot.plt.gcf().axes[0].lines if "final" in line.get_label()]
+    lines = plot.plt.gcf().axes[0].lines
+    runs = [line for line in lines if "final" in line.get_label()]
+    colour = [line for line in lines if "colour-only" in line.get_label()]
     plot.plt.close("all")
     assert [list(line.get_xdata()) for line in runs] == expected
     assert [line.get_label() for line in runs] == ["slow (final 0.200)", "fast (final 0.200)"]
+    # only the run that recorded it has a colour-only curve, drawn in its own colour
+    assert [line.get_label() for line in colour] == ["fast: colour-only expressions"]
+    assert list(colour[0].get_ydata()) == [0.05, 0.1] and colour[0].get_color() == runs[1].get_color()
     assert out.stat().st_size > 0
 
 
