@@ -1,6 +1,6 @@
 """What a tiny-profile grounding step costs on this machine, for the tiny config and variants.
 
-    python scripts/training_speed.py [--variants lm_heads=8 vit_layers=2] [--steps 200] [--rounds 3]
+    python scripts/training_speed.py [--variants lm_heads=4 vit_layers=2] [--steps 200] [--rounds 3]
 
 A variant is a set of ``VLMConfig`` overrides (``name=value``, several joined by commas);
 the tiny config itself is always timed first. Each round times ``--steps`` steps of each
@@ -47,7 +47,7 @@ def parse_overrides(variant: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--variants", nargs="*", default=["lm_heads=8"], help="VLMConfig overrides to time")
+    p.add_argument("--variants", nargs="*", default=["vit_layers=2"], help="VLMConfig overrides to time")
     p.add_argument("--steps", type=int, default=200, help="timed steps per setting and round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--warmup", type=int, default=20)
