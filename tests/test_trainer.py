@@ -104,3 +104,54 @@ def test_auto_precision_is_bf16_only_where_the_hardware_runs_it(monkeypatch):
     assert _mixed_precision("no") == "no" and _mixed_precision("fp16") == "fp16"  # explicit choices stand
     model, stream = _fresh()
     assert Trainer(model, stream, replace(CONFIG, mixed_precision="no")).accelerator.mixed_precision == "no"
+
+
+# Trains CONFIG's steps with the global batch split over the launched processes, as under
+# `torch.distributed.run`; the main process saves the run to argv[1].
+DATA_PARALLEL_RUN = """
+import os
+import sys
+import torch
+from vlmkit.profiles import new_model
+from vlmkit.recipes import curriculum_stream
+from vlmkit.trainer import TrainConfig, Trainer
+torch.manual_seed(0)
+model = new_model("tiny", **{micro})
+stream = curriculum_stream("ground", model.codec, single_object_examples=8)
+processes = int(os.environ.get("WORLD_SIZE", "1"))
+config = TrainConfig(steps=6, batch_size=4 // processes, lr=3e-3, warmup_steps=2, log_every=1, progress=False, seed=0,
+                     mixed_precision="no")
+trainer = Trainer(model, stream, config, output_dir=sys.argv[1], evaluate=lambda m: {{"evaluated": 1.0}})
+trainer.train()
+"""
+
+
+def test_two_processes_splitting_each_batch_train_like_one_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(DATA_PARALLEL_RUN.format(micro=MICRO))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(script), str(tmp_path / "one")], env=env, check=True)
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                               str(script), str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+
+    one, two = load_model(tmp_path / "one").state_dict(), load_model(tmp_path / "two").state_dict()
+    start, _ = _fresh()
+    moved = False
+    for name, weights in one.items():
+        assert torch.allclose(weights, two[name], atol=1e-5), name  # same examples, averaged gradients
+        moved |= not torch.allclose(weights, start.state_dict()[name])
+    assert moved  # and training did change the weights
+    history = (tmp_path / "two" / "history.json").read_text()
+    assert history.count('"evaluated"') == 1  # the main process alone evaluates
+
+
+def test_processes_accelerate_does_not_connect_are_refused(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # launched as two, but this process's accelerate sees one
+    model, stream = _fresh()
+    with pytest.raises(RuntimeError, match="ACCELERATE_USE_CPU=true"):
+        Trainer(model, stream, CONFIG)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,6 +90,11 @@ class Trainer:
         self.output_dir = Path(output_dir) if output_dir else None
         self.accelerator = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision),
                                        gradient_accumulation_steps=config.grad_accum)
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched > 1 and self.accelerator.num_processes == 1:
+            raise RuntimeError(f"launched as {launched} processes (WORLD_SIZE) but accelerate sees one, so each "
+                               "would train alone on the same examples; on a CPU set ACCELERATE_USE_CPU=true "
+                               "(as `accelerate launch --cpu` does)")
         torch.manual_seed(config.seed)
         self.processor = Processor.for_model(model)
         if config.vision_lr_scale < 0:
@@ -140,13 +146,16 @@ class Trainer:
         return target
 
     def run_evaluation(self) -> None:
-        """Evaluate now and append the metrics to the history (no-op without an evaluate function)."""
+        """Evaluate now and append the metrics to the history (no-op without an evaluate function).
+        With several processes the main one evaluates (it alone saves) and the others wait."""
         if self.evaluate is None:
             return
-        self.model.eval()
-        metrics = self.evaluate(self.unwrapped)
-        self.model.train()
-        self.history.append({"step": self.step, "train_seconds": self.train_seconds, **metrics})
+        if self.accelerator.is_main_process:
+            self.model.eval()
+            metrics = self.evaluate(self.unwrapped)
+            self.model.train()
+            self.history.append({"step": self.step, "train_seconds": self.train_seconds, **metrics})
+        self.accelerator.wait_for_everyone()
 
     def train(self, until_step: int | None = None) -> list[dict]:
         """Train to ``until_step`` (default: ``config.steps``); returns the history.
@@ -181,7 +190,8 @@ class Trainer:
             if not math.isfinite(running[-1]):
                 raise FloatingPointError(f"loss became {running[-1]} at step {self.step}; lower the learning rate")
             if self.step % c.log_every == 0 or self.step == end:
-                self.history.append({"step": self.step, "loss": sum(running) / len(running),
+                loss = self.accelerator.reduce(torch.tensor(sum(running) / len(running)), reduction="mean").item()
+                self.history.append({"step": self.step, "loss": loss,
                                      "lr": self.scheduler.get_last_lr()[0],
                                      "train_seconds": self.train_seconds})
                 bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}")
