@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -127,10 +130,6 @@ trainer.train()
 
 
 def test_two_processes_splitting_each_batch_train_like_one_process(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     script = tmp_path / "run.py"
     script.write_text(DATA_PARALLEL_RUN.format(micro=MICRO))
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
