@@ -4,7 +4,7 @@ Prints mean mask IoU for vlmkit's tracing (half-pixel-corrected contours, Dougla
 to a budget) beside the method of the tutorial this project grew from (largest contour,
 uniform stride, no half-pixel shift), kept here only as the baseline to beat.
 
-    python scripts/polygon_roundtrip.py [--coco-dir ../shared/data/coco-val2017-sample]
+    python scripts/polygon_roundtrip.py [--coco-dir FOLDER]   (default: the packaged sample)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from skimage import measure
 
-from vlmkit.coco import CocoInstances
+from vlmkit.coco import CocoInstances, sample_folder
 from vlmkit.polygons import budget_curve, mask_iou, polygons_to_mask
 
 BUDGETS = (8, 16, 32, 64)
@@ -33,8 +33,10 @@ def tutorial_polygon(mask: np.ndarray, budget: int) -> list[tuple[float, float]]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--coco-dir", type=Path, default=Path("../shared/data/coco-val2017-sample"))
+    parser.add_argument("--coco-dir", type=Path, default=None,
+                        help="a COCO folder (annotations/instances_*.json, images/); default: the packaged sample")
     args = parser.parse_args()
+    args.coco_dir = args.coco_dir or sample_folder()
     coco = CocoInstances.from_folder(args.coco_dir)
     objects = [o for o in coco.objects() if not o.iscrowd]
     print(f"{len(objects)} polygon annotations from {args.coco_dir}")

@@ -28,16 +28,10 @@ def fresh_accelerator_state():
 
 @pytest.fixture(scope="session")
 def coco_sample_dir() -> Path:
-    """The real COCO val2017 sample that sits in ``../shared`` beside the checkout.
+    """The real COCO val2017 sample that ships inside vlmkit (never skipped: it is package data)."""
+    from vlmkit.coco import sample_folder
 
-    Override with VLMKIT_COCO_SAMPLE. In CI it must exist, so there a missing folder fails.
-    """
-    path = Path(os.environ.get("VLMKIT_COCO_SAMPLE", REPO_ROOT.parent / "shared/data/coco-val2017-sample"))
-    if not path.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"the COCO sample is missing in CI: {path}")
-        pytest.skip(f"COCO sample not found at {path} (set VLMKIT_COCO_SAMPLE)")
-    return path
+    return sample_folder()
 
 
 MICRO = dict(vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2, codec_bins=16)

@@ -1,9 +1,14 @@
 import json
+import multiprocessing
+import os
+import stat
 
 import pytest
 import torch
 
-from vlmkit.checkpoint import CheckpointError, load_model, load_training_state, save_checkpoint
+from vlmkit import checkpoint
+from vlmkit.checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_model, load_training_state,
+                               save_checkpoint)
 from vlmkit.processor import Processor
 
 
@@ -37,7 +42,8 @@ def test_overwrite_that_fails_midway_leaves_the_old_checkpoint_whole(micro_model
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(micro_model, target)
     assert torch.equal(_logits(load_model(target), ground_stream), before)
-    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no temporary directory left behind
+    # no temporary directory left behind; the lock file stays (deleting lock files races)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ckpt.lock", "ckpt"]
 
 
 def test_a_save_that_died_between_renames_is_recovered(micro_model, ground_stream, tmp_path):
@@ -74,3 +80,159 @@ def test_missing_and_wrong_files_give_clear_errors(micro_model, tmp_path):
 
     with pytest.raises(CheckpointError, match="no training_state.pt"):
         load_training_state(save_checkpoint(micro_model, tmp_path / "weights_only"))
+
+
+# ---- nothing lost ----------------------------------------------------------------------------
+def test_a_save_refuses_a_directory_that_is_not_a_checkpoint(micro_model, tmp_path, monkeypatch):
+    experiment = tmp_path / "exp"
+    experiment.mkdir()
+    (experiment / "notes.txt").write_text("three weeks of notes")
+    with pytest.raises(CheckpointError, match=r"not a vlmkit checkpoint \(it holds notes.txt\)"):
+        save_checkpoint(micro_model, experiment)
+    assert (experiment / "notes.txt").read_text() == "three weeks of notes"
+
+    monkeypatch.chdir(experiment)  # save_checkpoint(model, os.getcwd()) must not empty the working directory
+    for where in (os.getcwd(), "."):
+        with pytest.raises(CheckpointError, match="refusing"):
+            save_checkpoint(micro_model, where)
+    assert sorted(p.name for p in experiment.iterdir()) == ["notes.txt"]
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CheckpointError, match="it is a file"):
+        save_checkpoint(micro_model, tmp_path / "file")
+
+
+def test_a_checkpoint_holding_a_foreign_file_is_not_replaced(micro_model, tmp_path):
+    target = save_checkpoint(micro_model, tmp_path / "ckpt")
+    (target / "results.json").write_text("{}")  # a companion vlmkit writes: may be replaced
+    save_checkpoint(micro_model, target)
+    (target / "my_analysis.ipynb").write_text("{}")
+    with pytest.raises(CheckpointError, match=r"files vlmkit did not write \(my_analysis.ipynb\)"):
+        save_checkpoint(micro_model, target)
+    assert (target / "my_analysis.ipynb").exists()
+    assert check_replaceable(tmp_path / "new") is None and check_replaceable(tmp_path / "ckpt2") is None
+
+
+def test_a_checkpoint_saved_before_the_manifest_can_still_be_replaced(micro_model, ground_stream, tmp_path):
+    target = save_checkpoint(micro_model, tmp_path / "ckpt")
+    (target / checkpoint.MANIFEST_FILE).unlink()
+    save_checkpoint(micro_model, target)
+    assert torch.equal(_logits(load_model(target), ground_stream), _logits(micro_model, ground_stream))
+
+
+def test_a_second_failure_after_a_death_between_renames_keeps_the_last_good_copy(micro_model, ground_stream,
+                                                                                 tmp_path, monkeypatch):
+    target = save_checkpoint(micro_model, tmp_path / "ckpt")
+    before = _logits(micro_model, ground_stream)
+    target.rename(tmp_path / ".ckpt.old")  # the first save died between its two renames
+    monkeypatch.setattr(micro_model.tokenizer, "save_pretrained", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint(micro_model, target)  # and the next save fails too
+    assert torch.equal(_logits(load_model(target), ground_stream), before)
+
+
+def test_orphaned_temporary_directories_are_cleaned_and_permissions_follow_the_umask(micro_model, tmp_path):
+    orphan = tmp_path / ".ckpt.tmp-12345-deadbeef"
+    orphan.mkdir()
+    (orphan / "model.safetensors").write_bytes(b"half written")
+    old_umask = os.umask(0o022)
+    try:
+        target = save_checkpoint(micro_model, tmp_path / "ckpt")
+    finally:
+        os.umask(old_umask)
+    assert not orphan.exists()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # not mkdtemp's 0700
+
+
+def _save_in_process(directory: str, seed: int, done) -> None:
+    from tests.conftest import MICRO
+    from vlmkit.profiles import new_model
+
+    torch.manual_seed(seed)
+    model = new_model("tiny", **MICRO)
+    for _ in range(3):
+        save_checkpoint(model, directory)
+    done.put(seed)
+
+
+def test_concurrent_savers_take_turns_and_leave_one_whole_checkpoint(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    done = context.Queue()
+    savers = [context.Process(target=_save_in_process, args=(str(tmp_path / "ckpt"), seed, done)) for seed in (1, 2)]
+    for p in savers:
+        p.start()
+    for p in savers:
+        p.join(timeout=240)
+    assert [p.exitcode for p in savers] == [0, 0]  # no ENOTEMPTY, no other error in either
+    assert sorted(done.get(timeout=5) for _ in savers) == [1, 2]
+    load_model(tmp_path / "ckpt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ckpt.lock", "ckpt"]
+
+
+# ---- no code runs from a file -------------------------------------------------------------------
+class _CreatesAFile:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_a_crafted_training_state_never_runs_its_code(micro_model, tmp_path):
+    target = save_checkpoint(micro_model, tmp_path / "ckpt", {"step": 0})
+    marker = tmp_path / "pwned"
+    torch.save({"optimizer": _CreatesAFile(marker), "step": 3}, target / checkpoint.STATE_FILE)
+    with pytest.raises(CheckpointError, match=r"cannot read .*training_state.pt.*refused"):
+        load_checkpoint(target)
+    assert not marker.exists()
+
+
+def test_the_training_state_round_trips_as_plain_data(micro_model, tmp_path):
+    import random
+
+    import numpy as np
+
+    random.seed(3), np.random.seed(3), torch.manual_seed(3)
+    state = {"optimizer": {}, "scheduler": {}, "rng": checkpoint.rng_state(), "step": 7, "history": [{"loss": 1.0}],
+             "train_seconds": 2.5, "train_config": {"lr": 1e-3}}
+    expected = (random.random(), np.random.rand(), torch.rand(1))
+    target = save_checkpoint(micro_model, tmp_path / "ckpt", state)
+    _, loaded = load_checkpoint(target)
+    checkpoint.set_rng_state(loaded["rng"])
+    assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
+    assert loaded["step"] == 7 and loaded["history"] == [{"loss": 1.0}]
+
+
+# ---- bad files name themselves --------------------------------------------------------------------
+def test_a_corrupt_training_state_or_tokenizer_names_the_file(micro_model, tmp_path):
+    target = save_checkpoint(micro_model, tmp_path / "ckpt", {"step": 0})
+    (target / checkpoint.STATE_FILE).write_bytes(b"\x80\x02truncated")
+    with pytest.raises(CheckpointError, match=r"cannot read .*ckpt/training_state.pt"):
+        load_training_state(target)
+    torch.save({"step": 1}, target / checkpoint.STATE_FILE)
+    with pytest.raises(CheckpointError, match=r"training_state.pt is not a vlmkit training state: missing \['optim"):
+        load_training_state(target)
+    (target / "tokenizer.json").write_text("{ broken")
+    with pytest.raises(CheckpointError, match=r"cannot read the tokenizer of .*ckpt"):
+        load_model(target)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.pop("codec_bins"), r"missing fields \['codec_bins'\]"),
+    (lambda c: c.update(codec_bins=8), r"codec_bins=8 but the tokenizer has 16 location tokens"),
+    (lambda c: c.update(codec_bins=1000), r"codec_bins=1000 but the tokenizer has 16 location tokens"),
+    (lambda c: c.update(codec_format="xml"), r"codec_format='xml' is not one of"),
+    (lambda c: c.update(vit_hidden=-32), r"vit_hidden=-32 must be at least 1"),
+    (lambda c: c.update(lm_layers="1"), r"lm_layers='1' is not int"),
+    (lambda c: c.update(lm_hf_config=dict(c["lm_hf_config"], vocab_size=10)), r"10 token embeddings but the "
+                                                                               r"tokenizer has \d+ tokens"),
+])
+def test_an_edited_config_is_refused_on_load_with_its_file(micro_model, tmp_path, edit, message):
+    target = save_checkpoint(micro_model, tmp_path / "ckpt")
+    config = json.loads((target / "config.json").read_text())
+    edit(config)
+    (target / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=message) as err:
+        load_model(target)
+    assert str(target) in str(err.value)

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from vlmkit.checkpoint import load_model
+from vlmkit.checkpoint import CheckpointError, load_model
 from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.profiles import new_model
 from vlmkit.recipes import curriculum_stream
@@ -46,6 +46,55 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, preci
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_resuming_with_another_train_config_is_refused_with_the_differences(tmp_path):
+    model, stream = _fresh()
+    Trainer(model, stream, CONFIG, output_dir=tmp_path / "run").train(until_step=2)
+    model, stream = _fresh()
+    changed = Trainer(model, stream, replace(CONFIG, lr=1e-2, batch_size=8, eval_every=3), output_dir=tmp_path / "x")
+    with pytest.raises(ValueError, match=r"another TrainConfig \(batch_size 4 -> 8, lr 0.003 -> 0.01\)"):
+        changed.resume(tmp_path / "run")
+    assert changed.step == 0
+    same_run = Trainer(model, stream, replace(CONFIG, eval_every=3, progress=True), output_dir=tmp_path / "y")
+    same_run.resume(tmp_path / "run")  # bookkeeping fields may change
+    assert same_run.step == 2
+
+
+def test_a_rerun_cell_resumes_its_interrupted_run_and_ends_where_one_run_would(tmp_path, capsys):
+    model, stream = _fresh()
+    Trainer(model, stream, CONFIG).train()
+    straight = model.state_dict()
+
+    model, stream = _fresh()
+    first = Trainer(model, stream, replace(CONFIG, save_every=2), output_dir=tmp_path / "run")
+    assert not first.resume_if_saved()  # nothing saved yet: a fresh run
+    build = first.processor.training_batch
+    calls = iter(range(100))
+    first.processor.training_batch = lambda ex: build(ex) if next(calls) < 5 else (_ for _ in ()).throw(
+        KeyboardInterrupt("kernel restarted"))
+    with pytest.raises(KeyboardInterrupt):
+        first.train()  # dies in step 6; the last periodic save is step 4
+    model, stream = _fresh()  # the notebook's cells run again
+    again = Trainer(model, stream, replace(CONFIG, save_every=2), output_dir=tmp_path / "run")
+    assert again.resume_if_saved() and again.step == 4
+    assert "Resumed the interrupted run" in capsys.readouterr().out
+    again.train()
+    assert all(torch.equal(straight[k], v) for k, v in again.unwrapped.state_dict().items())
+
+    model, stream = _fresh()  # a finished run, or another config, starts over
+    assert not Trainer(model, stream, CONFIG, output_dir=tmp_path / "run").resume_if_saved()
+    assert "that run had finished" in capsys.readouterr().out
+    assert not Trainer(model, stream, replace(CONFIG, lr=1e-2), output_dir=tmp_path / "run").resume_if_saved()
+    assert "differs in ['lr']" in capsys.readouterr().out
+
+
+def test_an_output_dir_that_is_not_a_checkpoint_is_refused_before_training(tmp_path):
+    (tmp_path / "notes.md").write_text("mine")
+    model, stream = _fresh()
+    with pytest.raises(CheckpointError, match="not a vlmkit checkpoint"):
+        Trainer(model, stream, CONFIG, output_dir=tmp_path)
+    assert (tmp_path / "notes.md").read_text() == "mine"
 
 
 def test_training_lowers_the_loss_and_records_history(tmp_path):

@@ -11,6 +11,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +21,18 @@ from pycocotools.coco import COCO
 
 from .boxes import Box, xywh_to_xyxy
 from .polygons import Polygon, flat_to_points, mask_to_polygons, points_to_flat, polygons_to_mask, rle_to_mask
+
+
+def sample_folder() -> Path:
+    """The ten real COCO val2017 photographs that ship inside vlmkit (package data), in the
+    layout :meth:`CocoInstances.from_folder` reads; licences in the folder's README.md.
+
+    Real data for what generated scenes cannot prove (category names, RLE masks, photos),
+    the same from a clone, a ``pip install`` and Colab."""
+    folder = Path(str(resources.files("vlmkit") / "sample_data" / "coco_val2017"))
+    if not (folder / "annotations").is_dir():
+        raise FileNotFoundError(f"the packaged COCO sample is missing at {folder}: reinstall vlmkit")
+    return folder
 
 
 @dataclass
@@ -59,7 +72,7 @@ class CocoInstances:
 
     @classmethod
     def from_folder(cls, root: str | Path) -> "CocoInstances":
-        """A folder with ``annotations/instances_*.json`` and ``images/`` (the shared sample's layout)."""
+        """A folder with ``annotations/instances_*.json`` and ``images/`` (the layout of :func:`sample_folder`)."""
         root = Path(root)
         found = sorted((root / "annotations").glob("instances_*.json"))
         if not found:

@@ -7,7 +7,7 @@ Conventions (shared with the codecs and every dataset):
 * Coordinates follow COCO: pixel ``(col, row)`` covers ``[col, col+1) x [row, row+1)``,
   so its centre is ``(col + 0.5, row + 0.5)``. scikit-image puts pixel centres at
   integer coordinates; :func:`mask_to_polygons` adds the half pixel. Skipping that
-  shift costs about 0.08 mask IoU on COCO (see ``../shared/NOTES.md``).
+  shift costs about 0.08 mask IoU on COCO (``docs/experiments.md#polygon-round-trip``).
 * Rasterising uses pycocotools, the implementation COCO's own evaluation uses.
 """
 

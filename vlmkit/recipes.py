@@ -1,7 +1,7 @@
 """Training data recipes for ShapeWorld, shared by the notebooks and the benchmark.
 
-The grounding curriculum: the prototype in ``../shared/NOTES.md`` put single-object scenes
-first (with 2-4 objects from the start its model stayed at the dataset's average box). The
+The grounding curriculum: the prototype (``docs/experiments.md#curriculum``) put
+single-object scenes first (with 2-4 objects from the start its model stayed at the dataset's average box). The
 tiny default instead starts with two-object scenes told apart by attribute expressions that
 name a colour: with x1 trained alone (``TrainConfig.first_token_steps``) a tiny model learns
 *where* and *which* together there, then carries that to 2-4 objects (README, results).

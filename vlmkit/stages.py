@@ -8,6 +8,7 @@ headline metrics next to its checkpoint, where ``make demo`` collects them.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -48,6 +49,17 @@ def short_captioning_model(profile: str = "tiny", steps: int = 100, **config_ove
     model = new_model(profile, **config_overrides)
     Trainer(model, shapeworld_stream("caption", model.codec), TrainConfig(steps=steps, warmup_steps=10)).train()
     return model
+
+
+def stage_trainer(name: str, model: MiniVLM, stream, config: TrainConfig, evaluate=None) -> Trainer:
+    """The Trainer of stage ``name``. It saves to the stage's checkpoint every 5% of its steps
+    (unless ``config.save_every`` says otherwise), and when the notebook cell runs again after
+    a kernel restart it continues the interrupted run from its last save instead of starting
+    over (:meth:`Trainer.resume_if_saved`)."""
+    config = replace(config, save_every=config.save_every or max(config.steps // 20, 25))
+    trainer = Trainer(model, stream, config, output_dir=stage_dir(name), evaluate=evaluate)
+    trainer.resume_if_saved()
+    return trainer
 
 
 def save_stage(model: MiniVLM, name: str, trainer: Trainer | None = None) -> Path:

@@ -120,7 +120,7 @@ class RowStream(Stream):
 
 class CurriculumStream(Stream):
     """The first ``counts[0]`` examples from ``streams[0]``, then ``counts[1]`` from the next...
-    The last stream continues to the end. (Single-object scenes first: NOTES.md.)"""
+    The last stream continues to the end. (Single-object scenes first: docs/experiments.md#curriculum.)"""
 
     def __init__(self, streams: Sequence[Stream], counts: Sequence[int]):
         if len(counts) != len(streams) - 1:

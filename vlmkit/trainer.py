@@ -14,7 +14,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +23,8 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from .checkpoint import load_model, load_training_state, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (CheckpointError, check_replaceable, load_checkpoint, rng_state, save_checkpoint,
+                         set_rng_state)
 from .model import MiniVLM
 from .model.vlm import IGNORE_INDEX
 from .processor import Processor
@@ -60,6 +61,18 @@ class TrainConfig:
     vision_lr_scale: float = 1.0  # the vision encoder's learning rate, as a share of lr
 
 
+# Fields that change how or when the run saves, logs and evaluates, but not the weights it
+# reaches: a resumed run may change these. Any other difference makes a different run.
+BOOKKEEPING_FIELDS = ("eval_every", "save_every", "log_every", "progress")
+
+
+def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
+    """``{field: (saved, now)}`` for the fields, other than bookkeeping, where ``config``
+    differs from a saved run's ``asdict(TrainConfig)``."""
+    return {f.name: (saved.get(f.name), getattr(config, f.name)) for f in fields(config)
+            if f.name not in BOOKKEEPING_FIELDS and saved.get(f.name) != getattr(config, f.name)}
+
+
 def _mixed_precision(setting: str) -> str:
     """``setting``, with "auto" resolved: bf16 on a GPU that supports it, and on a CPU with
     bf16 instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then take 22%
@@ -88,6 +101,8 @@ class Trainer:
                  evaluate: Callable[[MiniVLM], dict] | None = None):
         self.config, self.stream, self.evaluate = config, stream, evaluate
         self.output_dir = Path(output_dir) if output_dir else None
+        if self.output_dir is not None:
+            check_replaceable(self.output_dir)  # refuse now, not after an hour of training
         self.accelerator = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision),
                                        gradient_accumulation_steps=config.grad_accum)
         launched = int(os.environ.get("WORLD_SIZE", "1"))
@@ -123,14 +138,41 @@ class Trainer:
         return [self.stream[i % len(self.stream)] for i in range(start, start + c.batch_size)]
 
     def resume(self, directory: str | Path) -> None:
-        """Continue the run saved in ``directory`` exactly: weights, optimizer, schedule, RNG, step."""
-        state = load_training_state(directory)
-        saved = load_model(directory)
+        """Continue the run saved in ``directory`` exactly: weights, optimizer, schedule, RNG, step.
+
+        The run must have been saved with this ``TrainConfig`` (bookkeeping fields such as
+        ``eval_every`` aside): resuming with another learning rate, batch or step count would
+        silently be a different run, so it raises ``ValueError`` naming the differences."""
+        saved, state = load_checkpoint(directory)
+        changed = changed_fields(state["train_config"], self.config)
+        if changed:
+            listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            raise ValueError(f"{directory} was saved by a run with another TrainConfig ({listed}); resume with the "
+                             f"saved config, or start a new stage from its weights with load_model")
         self.unwrapped.load_state_dict(saved.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         self.step, self.history, self.train_seconds = state["step"], state["history"], state["train_seconds"]
+
+    def resume_if_saved(self) -> bool:
+        """Continue from ``output_dir`` if it holds an unfinished save of this same run (what a
+        notebook cell does when it is run again after a kernel restart); otherwise start from
+        the beginning. Says which, and returns True if it resumed."""
+        if self.output_dir is None:
+            raise ValueError("resume_if_saved needs the Trainer's output_dir")
+        try:
+            _, state = load_checkpoint(self.output_dir)
+        except CheckpointError:
+            return False  # nothing saved there (or no training state): a fresh run
+        changed = changed_fields(state["train_config"], self.config)
+        if changed or state["step"] >= self.config.steps:
+            why = f"its TrainConfig differs in {sorted(changed)}" if changed else "that run had finished"
+            print(f"Not resuming from {self.output_dir}: {why}. Training from step 0; the first save replaces it.")
+            return False
+        self.resume(self.output_dir)
+        print(f"Resumed the interrupted run saved in {self.output_dir} at step {self.step} of {self.config.steps}.")
+        return True
 
     def save(self, directory: str | Path | None = None) -> Path:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -141,8 +183,8 @@ class Trainer:
             raise ValueError("no directory to save to: pass one or set output_dir")
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            save_checkpoint(self.unwrapped, target, state)
-            (target / "history.json").write_text(json.dumps(self.history, indent=1))
+            save_checkpoint(self.unwrapped, target, state,
+                            companions={"history.json": json.dumps(self.history, indent=1)})
         return target
 
     def run_evaluation(self) -> None:

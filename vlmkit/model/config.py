@@ -14,6 +14,8 @@ so a saved MiniVLM reloads offline, without asking the Hub again.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
 
 
@@ -26,7 +28,7 @@ class VLMConfig:
     vit_layers: int = 4
     vit_heads: int = 4
     vit_mlp: int | None = None  # default 2 * vit_hidden
-    vit_sincos_positions: bool = True  # fill the position table with a 2-D sin/cos pattern (NOTES.md)
+    vit_sincos_positions: bool = True  # fill the position table with a 2-D sin/cos pattern (docs/experiments.md#vit-positions)
     vit_conv_stem: int = 32  # >0: a 3x3 conv with this many channels before the patch embedding
     vit_freeze: bool = False
     vit_hf_config: dict | None = None
@@ -67,12 +69,69 @@ class VLMConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "VLMConfig":
+    def from_dict(cls, data: dict, complete: bool = False) -> "VLMConfig":
+        """A validated config from ``data``. ``complete=True`` (a saved checkpoint's config)
+        also requires every field: a missing ``codec_bins`` must not fall back to a default
+        that decodes every box at the wrong scale."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a config is a JSON object, not {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"config.json has fields this vlmkit does not know: {unknown}")
-        return cls(**data)
+            raise ValueError(f"fields this vlmkit does not know: {unknown}")
+        missing = sorted(known - set(data))
+        if complete and missing:
+            raise ValueError(f"missing fields {missing}")
+        config = cls(**data)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming every field of the wrong type or out of range."""
+        from ..codecs import FORMATS
+
+        hints = typing.get_type_hints(type(self))
+        problems = [f"{name}={getattr(self, name)!r} is not {_type_name(hint)}"
+                    for name, hint in hints.items() if not _has_type(getattr(self, name), hint)]
+        if not problems:
+            sizes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                     if f.name.split("_", 1)[1] in _POSITIVE and getattr(self, f.name) is not None}
+            problems += [f"{name}={value} must be at least 1" for name, value in sizes.items() if value < 1]
+            if self.vit_conv_stem < 0:
+                problems.append(f"vit_conv_stem={self.vit_conv_stem} must be 0 (none) or more")
+            if self.codec_format not in FORMATS:
+                problems.append(f"codec_format={self.codec_format!r} is not one of {FORMATS}")
+            if self.codec_bins < 2:
+                problems.append(f"codec_bins={self.codec_bins} must be at least 2")
+            if not self.codec_label_sigma >= 0:
+                problems.append(f"codec_label_sigma={self.codec_label_sigma} must be 0 (plain targets) or more")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+# the size fields (after their part prefix) that must be positive
+_POSITIVE = {"image_size", "patch_size", "hidden", "layers", "heads", "mlp", "pixel_shuffle", "max_positions"}
+
+
+def _has_type(value: object, hint: object) -> bool:
+    """``value`` fits ``hint`` (a plain type or a union of them); ints pass for floats, bools
+    never for numbers (JSON ``true`` is no layer count)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return True
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if option in (int, str, dict) and isinstance(value, option) and not (option is int and isinstance(value, bool)):
+            return True
+        if option is bool and isinstance(value, bool):
+            return True
+    return False
+
+
+def _type_name(hint: object) -> str:
+    options = typing.get_args(hint) or (hint,)
+    return " or ".join("None" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
 
 
 def tiny_config(**overrides) -> VLMConfig:

@@ -3,7 +3,7 @@
 For a ViT trained from scratch the position table matters more than anything else:
 Hugging Face initialises it with std 0.02, and then nothing learns *where* things are
 (a box regressor stayed at Acc@0.5 0.02). A 2-D sin/cos pattern at unit scale, still
-trainable, fixed it (0.86 in 200 steps); see ``../shared/NOTES.md``.
+trainable, fixed it (0.86 in 200 steps); see ``docs/experiments.md#vit-positions``.
 """
 
 from __future__ import annotations
