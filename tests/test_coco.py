@@ -5,9 +5,10 @@ import pytest
 from PIL import Image
 
 from vlmkit.coco import CocoInstances, load_caption_rows
+from vlmkit.polygons import PolygonError
 from vlmkit.evaluate import evaluate_grounding
 from vlmkit.processor import to_pil
-from vlmkit.schema import check_row
+from vlmkit.schema import RecordError, check_row
 from vlmkit.tasks import RowStream
 from vlmkit.trainer import TrainConfig, Trainer
 
@@ -76,3 +77,26 @@ def test_real_image_smoke_run_through_the_coco_path(coco_sample_dir, micro_model
     assert result["metrics"]["parse_rate"] == 1.0 and result["metrics"]["n"] == len(rows)
     assert all(0 <= v <= w for p, r in zip(result["parsed"], result["examples"])
                for v, w in zip(p.value, (r.row["width"], r.row["height"]) * 2))
+
+
+def test_a_bad_annotation_is_named_with_its_file(coco_sample_dir, tmp_path):
+    data = json.loads(next((coco_sample_dir / "annotations").glob("instances_*.json")).read_text())
+    first = data["annotations"][0]
+    cases = [
+        (lambda a: a.update(segmentation=[[1.0, 2.0, float("nan"), 4.0, 5.0, 6.0]]), PolygonError, "non-finite"),
+        (lambda a: a.update(segmentation=[[1.0, 2.0, 1e20, 4.0, 5.0, 6.0]]), PolygonError, "beyond the limit"),
+        (lambda a: a.update(bbox=[1, 2, 3]), RecordError, "bbox must be 4 finite numbers"),
+        (lambda a: a.update(category_id=12345), RecordError, "category 12345 is not among"),
+        (lambda a: a.update(segmentation={"size": [10, 10], "counts": [100]}), RecordError, "RLE is of size"),
+    ]
+    for change, error, message in cases:
+        edited = json.loads(json.dumps(data))
+        change(edited["annotations"][0])
+        path = tmp_path / "instances_bad.json"
+        path.write_text(json.dumps(edited))
+        coco = CocoInstances(path, coco_sample_dir / "images")
+        with pytest.raises(error, match=rf"instances_bad.json, annotation {first['id']}: .*{message}"):
+            list(coco.objects(first["image_id"]))
+    (tmp_path / "broken.json").write_text("{ not json")
+    with pytest.raises(RecordError, match="broken.json is not a COCO instances file"):
+        CocoInstances(tmp_path / "broken.json", coco_sample_dir / "images")

@@ -163,3 +163,53 @@ def test_bad_codec_settings_are_rejected():
 def test_special_tokens_cover_the_format():
     assert len(Codec("loc", 64).special_tokens()) == 65
     assert "<bbox>" in Codec("tags", 64).special_tokens()
+
+
+# ---- hostile text: every parser total and linear ------------------------------------------------
+@st.composite
+def hostile_text(draw):
+    """Text built from what breaks naive parsers: deep nesting, huge integers, long
+    whitespace runs, non-ASCII digits, all around real format markers."""
+    depth, digits, spaces = draw(st.integers(1, 3000)), draw(st.integers(1, 6000)), draw(st.integers(0, 3000))
+    piece = draw(st.sampled_from([
+        "{" + '"polygons":[' * depth + "]" * depth + "}",
+        '{"x_min":' + "[" * depth + "1" + "]" * depth + ',"y_min":1,"x_max":2,"y_max":3}',
+        '{"x_min":' + "9" * digits + ',"y_min":1,"x_max":2,"y_max":3}',
+        '{"polygons":[[[' + "9" * digits + ",1],[2,3],[4,5]]]}",
+        "<bbox> " + "9" * digits + " 1 2 3 </bbox>",
+        "<polygon> (" + "9" * digits + ",1) (2,3) (4,5) </polygon>",
+        "<polygon> (" + " " * spaces + " </polygon>",
+        "<polygon> (" + " " * spaces + "1" + " " * spaces + "," + " " * spaces + ")" + " </polygon>",
+        "<loc_" + "9" * digits + "> <loc_1> <loc_2> <loc_3>",
+        "<bbox> ١٢ ５ 40 33 </bbox>", "<loc_１２> <loc_5> <loc_40> <loc_33>", '{"x_min":１,"y_min":1,"x_max":2,"y_max":3}',
+    ]))
+    return draw(st.text(max_size=5)) + piece + draw(st.text(max_size=5))
+
+
+@given(hostile_text(), fmts)
+def test_parsers_never_raise_on_hostile_text(text, fmt):
+    codec = Codec(fmt, 64)
+    for parse in (codec.parse_box, codec.parse_polygons):
+        result = parse(text, 64, 64)
+        assert result.ok or isinstance(result.failure, ParseFailure)
+
+
+@pytest.mark.parametrize("fmt, text, reason", [
+    ("tags", "<bbox> " + "9" * 5000 + " 1 2 3 </bbox>", ParseFailure.OUT_OF_RANGE),
+    ("loc", "<loc_" + "9" * 5000 + "> <loc_1> <loc_2> <loc_3>", ParseFailure.OUT_OF_RANGE),
+    ("json", '{"x_min":' + "9" * 5000 + ',"y_min":1,"x_max":2,"y_max":3}', ParseFailure.OUT_OF_RANGE),
+    ("json", '{"x_min":' + "[" * 5000 + "1" + "]" * 5000 + ',"y_min":1,"x_max":2,"y_max":3}', ParseFailure.NON_NUMERIC),
+    ("tags", "<bbox> ١٢ 5 40 33 </bbox>", ParseFailure.NON_NUMERIC),  # Arabic-Indic digits
+    ("loc", "<loc_１２> <loc_5> <loc_40> <loc_33>", ParseFailure.NON_NUMERIC),  # fullwidth digits
+    ("json", '{"x_min":１２,"y_min":5,"x_max":40,"y_max":33}', ParseFailure.NON_NUMERIC),
+])
+def test_huge_deep_and_non_ascii_numbers_are_typed_failures(fmt, text, reason):
+    assert Codec(fmt, 64).parse_box(text, 64, 64).failure is reason
+
+
+def test_a_long_whitespace_run_in_a_tags_polygon_is_read_in_one_pass():
+    codec = Codec("tags", 64)
+    text = "<polygon> (" + " " * 200_000 + " </polygon>"  # 9 s at 2000 spaces with the old pattern
+    assert codec.parse_polygons(text, 64, 64).failure is ParseFailure.NON_NUMERIC
+    spaced = "<polygon> ( 1 , 2 )  ( 10 ,2)(10, 10 ) </polygon>"
+    assert codec.parse_polygons(spaced, 64, 64).ok

@@ -10,6 +10,7 @@ from vlmkit.polygons import (
     mask_iou,
     mask_to_polygons,
     polygons_to_mask,
+    rle_to_mask,
     signed_area,
     simplify_to_budget,
 )
@@ -109,3 +110,45 @@ def test_mask_iou_agrees_with_pycocotools_on_coco_masks(coco_sample_dir):
         rle_b = mask_utils.encode(np.asfortranarray(obj.mask.astype(np.uint8)))
         reference = mask_utils.iou([rle_a], [rle_b], [0])[0, 0]
         assert mask_iou(traced, obj.mask) == pytest.approx(reference, abs=1e-9)
+
+
+@pytest.mark.parametrize("bad, message", [(float("nan"), "non-finite"), (float("inf"), "non-finite"),
+                                          (1e20, "beyond the limit of 1e\\+06"), (-3e6, "beyond the limit")])
+def test_vertices_pycocotools_cannot_rasterise_are_refused(bad, message):
+    # NaN hung pycocotools, 1e20 crashed the interpreter, 1e9 returned a wrong mask
+    with pytest.raises(PolygonError, match=message):
+        polygons_to_mask([[(0.0, 0.0), (bad, 0.0), (10.0, 10.0)]], 20, 20)
+    with pytest.raises(PolygonError, match=message):
+        flat_to_points([0.0, 0.0, bad, 0.0, 10.0, 10.0])
+    far_but_allowed = polygons_to_mask([[(0.0, 0.0), (1e6, 0.0), (10.0, 10.0)]], 20, 20)
+    assert far_but_allowed.any()
+
+
+@pytest.mark.parametrize("pixels", [
+    [(3, 4)],                                # one pixel
+    [(3, c) for c in range(1, 3)],           # two pixels in a row
+    [(r, 2) for r in range(1, 4)],           # a thin vertical line under min_area
+])
+def test_tiny_objects_keep_an_outline(pixels):
+    mask = np.zeros((10, 10), bool)
+    for r, c in pixels:
+        mask[r, c] = True
+    polygons = mask_to_polygons(mask)
+    assert polygons and mask_iou(polygons_to_mask(polygons, 10, 10), mask) == 1.0
+
+
+def test_a_mask_of_specks_keeps_its_largest_and_an_empty_mask_gives_nothing():
+    mask = np.zeros((10, 10), bool)
+    mask[1, 1] = mask[8, 1] = True
+    mask[5:7, 5] = True
+    assert mask_to_polygons(mask) == [[(5.0, 5.0), (6.0, 5.0), (6.0, 7.0), (5.0, 7.0)]]
+    assert mask_to_polygons(np.zeros((5, 5), bool)) == []
+
+
+def test_an_rle_of_another_size_than_its_image_is_refused():
+    rle = {"size": [10, 10], "counts": [100]}
+    with pytest.raises(ValueError, match=r"size \[10, 10\] \(height, width\) but its image is \[30, 40\]"):
+        rle_to_mask(rle, 30, 40)
+    with pytest.raises(ValueError, match="counts are not 30 x 40"):
+        rle_to_mask({"size": [30, 40], "counts": [100]}, 30, 40)
+    assert rle_to_mask({"size": [30, 40], "counts": [1200]}, 30, 40).shape == (30, 40)

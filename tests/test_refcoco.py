@@ -8,7 +8,7 @@ from PIL import Image
 
 from vlmkit.polygons import PolygonError
 from vlmkit.refcoco import UnsafePickleError, load_refcoco, load_refcoco_parquet, safe_load_pickle
-from vlmkit.schema import check_row
+from vlmkit.schema import RecordError, check_row
 
 
 def _image(path, w=40, h=30):
@@ -71,7 +71,7 @@ def test_refer_format_bad_input_names_the_problem(refer_tree):
     refs = safe_load_pickle(root / "refcoco" / "refs(unc).p")
     refs[0]["ann_id"] = 999
     (root / "refcoco" / "refs(unc).p").write_bytes(pickle.dumps(refs))
-    with pytest.raises(KeyError, match="ann_id 999"):
+    with pytest.raises(RecordError, match=r"refs\(unc\).p, ref_id 100 points at ann_id 999, which .*instances.json lacks"):
         load_refcoco(root, images, split="train")
 
 
@@ -170,3 +170,43 @@ def test_full_profile_data_entry_points_read_the_documented_layout(refer_tree, t
     assert training_stream("full", "caption", codec)[3].answer == "a grey picture"
     (row,) = evaluation_rows("full", "ground", "testA")
     assert row["expressions"] == ["brown dog"]
+
+
+def _edit(root, instances=None, refs=None):
+    folder = root / "refcoco"
+    if instances is not None:
+        inst = json.loads((folder / "instances.json").read_text())
+        instances(inst)
+        (folder / "instances.json").write_text(json.dumps(inst))
+    if refs is not None:
+        (folder / "refs(unc).p").write_bytes(pickle.dumps(refs(safe_load_pickle(folder / "refs(unc).p"))))
+
+
+def _first_ref(change):
+    def edit(refs):
+        change(refs[0])
+        return refs
+    return edit
+
+
+@pytest.mark.parametrize("instances, refs, error, message", [
+    (None, lambda refs: {"refs": refs}, RecordError, r"refs\(unc\).p holds a dict, not the list of refs"),
+    (None, _first_ref(lambda r: r.pop("split")), RecordError, r"refs\(unc\).p, ref_id 100: .*lacks \['split'\]"),
+    (None, _first_ref(lambda r: r.update(sentences=["man in red"])), RecordError, r"ref_id 100: .*sentences"),
+    (None, _first_ref(lambda r: r.update(image_id=7)), RecordError, r"ref_id 100 points at image_id 7, which .*lacks"),
+    (None, _first_ref(lambda r: r.update(category_id=99)), RecordError, r"ref_id 100 has category_id 99"),
+    (None, _first_ref(lambda r: r.update(image_id=2)), RecordError,
+     r"ref_id 100 is about image 2, but its annotation 10 .* belongs to image 1"),
+    (lambda i: i["annotations"][0].update(bbox=[2, 3, 10]), None, RecordError,
+     r"instances.json, annotation 10: bbox must be 4 finite numbers"),
+    (lambda i: i["annotations"][0].update(segmentation={"size": [10, 10], "counts": [100]}), None, RecordError,
+     r"annotation 10: the RLE is of size \[10, 10\] \(height, width\) but its image is \[30, 40\]"),
+    (lambda i: i["annotations"][0].update(segmentation=[[2, 3, 1e20, 3, 12, 11]]), None, PolygonError,
+     r"annotation 10: .*beyond the limit"),
+    (lambda i: i.pop("categories"), None, RecordError, r"instances.json is not a COCO instances file: no \['categ"),
+])
+def test_every_bad_record_is_named_with_its_file(refer_tree, instances, refs, error, message):
+    root, images = refer_tree
+    _edit(root, instances, refs)
+    with pytest.raises(error, match=message):
+        load_refcoco(root, images, split="train")

@@ -20,7 +20,9 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from .boxes import Box, xywh_to_xyxy
-from .polygons import Polygon, flat_to_points, mask_to_polygons, points_to_flat, polygons_to_mask, rle_to_mask
+from .polygons import (Polygon, PolygonError, check_rle, flat_to_points, mask_to_polygons, points_to_flat,
+                       polygons_to_mask, rle_to_mask)
+from .schema import RecordError
 
 
 def sample_folder() -> Path:
@@ -33,6 +35,40 @@ def sample_folder() -> Path:
     if not (folder / "annotations").is_dir():
         raise FileNotFoundError(f"the packaged COCO sample is missing at {folder}: reinstall vlmkit")
     return folder
+
+
+def annotation_box(ann: dict, where: str) -> Box:
+    """A COCO annotation's ``bbox`` (``[x, y, w, h]``) as ``[x1, y1, x2, y2]``; anything but
+    four finite numbers with a non-negative size raises :class:`RecordError` at ``where``."""
+    bbox = ann.get("bbox")
+    numbers = isinstance(bbox, (list, tuple)) and len(bbox) == 4 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in bbox)
+    if not numbers:
+        raise RecordError(f"{where}: bbox must be 4 finite numbers [x, y, w, h], got {bbox!r}")
+    if bbox[2] < 0 or bbox[3] < 0:
+        raise RecordError(f"{where}: bbox {bbox} has a negative width or height")
+    return xywh_to_xyxy(bbox)
+
+
+def annotation_shape(ann: dict, height: int, width: int, where: str) -> tuple[list[Polygon], dict | None]:
+    """A COCO annotation's ``segmentation``: ``(polygon parts, None)`` or ``([], rle)``,
+    checked against its image's size. A bad polygon raises :class:`PolygonError`, a bad RLE
+    :class:`RecordError`, both naming ``where``."""
+    seg = ann.get("segmentation")
+    if seg is None or seg == []:
+        return [], None
+    if isinstance(seg, list):
+        try:
+            return [flat_to_points(part) for part in seg], None
+        except (PolygonError, TypeError) as err:
+            raise PolygonError(f"{where}: {err}") from err
+    if isinstance(seg, dict):
+        try:
+            check_rle(seg, height, width)
+        except ValueError as err:
+            raise RecordError(f"{where}: {err}") from err
+        return [], seg
+    raise RecordError(f"{where}: segmentation is neither a list of polygons nor an RLE dict")
 
 
 @dataclass
@@ -66,9 +102,14 @@ class CocoInstances:
             raise FileNotFoundError(f"COCO annotation file not found: {annotation_file}")
         if not self.image_dir.is_dir():
             raise FileNotFoundError(f"COCO image folder not found: {self.image_dir}")
-        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress chatter
-            self.coco = COCO(str(annotation_file))
-        self.category_names = {c["id"]: c["name"] for c in self.coco.loadCats(self.coco.getCatIds())}
+        self.annotation_file = annotation_file
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress chatter
+                self.coco = COCO(str(annotation_file))
+            self.category_names = {c["id"]: c["name"] for c in self.coco.loadCats(self.coco.getCatIds())}
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AssertionError) as err:
+            raise RecordError(f"{annotation_file} is not a COCO instances file (images, annotations, categories): "
+                              f"{type(err).__name__}: {err}") from err
 
     @classmethod
     def from_folder(cls, root: str | Path) -> "CocoInstances":
@@ -101,13 +142,13 @@ class CocoInstances:
             yield self._object(ann)
 
     def _object(self, ann: dict) -> CocoObject:
-        info = self.coco.loadImgs(ann["image_id"])[0]
-        seg = ann.get("segmentation")
-        polygons, rle = [], None
-        if isinstance(seg, list):
-            polygons = [flat_to_points(part) for part in seg]
-        elif isinstance(seg, dict):
-            rle = seg
+        where = f"{self.annotation_file}, annotation {ann.get('id')}"
+        if ann.get("image_id") not in self.coco.imgs:
+            raise RecordError(f"{where}: image {ann.get('image_id')!r} is not among the file's images")
+        if ann.get("category_id") not in self.category_names:
+            raise RecordError(f"{where}: category {ann.get('category_id')!r} is not among the file's categories")
+        info = self.coco.imgs[ann["image_id"]]
+        polygons, rle = annotation_shape(ann, info["height"], info["width"], where)
         return CocoObject(
             ann_id=ann["id"],
             image_id=ann["image_id"],
@@ -115,7 +156,7 @@ class CocoInstances:
             width=info["width"],
             height=info["height"],
             category=self.category_names[ann["category_id"]],
-            box=xywh_to_xyxy(ann["bbox"]),
+            box=annotation_box(ann, where),
             iscrowd=bool(ann.get("iscrowd", 0)),
             polygons=polygons,
             rle=rle,

@@ -19,7 +19,10 @@ word-level tokenizer's decoder puts spaces between every token it emits.
 
 Parsing never raises: :meth:`Codec.parse_box` and :meth:`Codec.parse_polygons` return a
 :class:`Parsed` holding either the value or a :class:`ParseFailure` reason, so callers
-can count a parse rate instead of hiding failures.
+can count a parse rate instead of hiding failures. Parsing is also linear in the text's
+length, whatever a model (or a user) writes: numbers are ASCII digits only, a number of
+more than :data:`MAX_DIGITS` digits is out of range without being converted, and JSON
+nested deeper than :data:`MAX_JSON_DEPTH` is refused before it is decoded.
 """
 
 from __future__ import annotations
@@ -200,15 +203,26 @@ class Codec:
 
 
 # ---- format-specific readers: each returns Parsed[list[int]] or Parsed[list[list[(x, y)]]] ----
-_INT = re.compile(r"-?\d+")
+MAX_DIGITS = 9  # more digits than any bin index can have; int() of thousands of digits raises
+MAX_JSON_DEPTH = 8  # the deepest valid answer ({"polygons":[[[x,y]]]}) has depth 4
+_INT = re.compile(r"-?[0-9]+")  # ASCII digits only: "١٢" or "１２" is no coordinate
+
+
+def _int(token: str) -> Parsed:
+    if not _INT.fullmatch(token):
+        return _fail(ParseFailure.NON_NUMERIC, f"{token[:20]!r} is not an integer")
+    if len(token.lstrip("-")) > MAX_DIGITS:
+        return _fail(ParseFailure.OUT_OF_RANGE, f"a number of {len(token.lstrip('-'))} digits")
+    return Parsed(value=int(token))
 
 
 def _ints(tokens: Sequence[str]) -> Parsed:
     values = []
     for tok in tokens:
-        if not _INT.fullmatch(tok):
-            return _fail(ParseFailure.NON_NUMERIC, f"{tok!r} is not an integer")
-        values.append(int(tok))
+        number = _int(tok)
+        if not number.ok:
+            return number
+        values.append(number.value)
     return Parsed(value=values)
 
 
@@ -229,24 +243,49 @@ def _numbers_in_tags(text: str, _: str) -> Parsed:
     return _ints(bodies.value[0].split()) if bodies.ok else bodies
 
 
-_PAIR = re.compile(r"\(\s*([^,()]*?)\s*,\s*([^,()]*?)\s*\)")
+_PUNCTUATION = re.compile(r"([(),])")
 
 
 def _parts_in_tags(text: str) -> Parsed:
+    """Each ``<polygon>`` body is a run of ``(x,y)`` pairs, read token by token (one pass: a
+    regular expression with optional spaces on both sides of each number backtracks
+    cubically on long runs of spaces)."""
     bodies = _between(text, "<polygon>", "</polygon>")
     if not bodies.ok:
         return bodies
     parts = []
     for body in bodies.value:
-        pairs = _PAIR.findall(body)
-        leftover = _PAIR.sub("", body).strip()
-        if leftover:
-            return _fail(ParseFailure.NON_NUMERIC, f"unexpected text {leftover[:20]!r} in a polygon")
-        numbers = _ints([c for pair in pairs for c in pair])
-        if not numbers.ok:
-            return numbers
-        parts.append(list(zip(numbers.value[0::2], numbers.value[1::2])))
+        tokens = _PUNCTUATION.sub(r" \1 ", body).split()
+        if len(tokens) % 5:
+            return _fail(ParseFailure.NON_NUMERIC, f"a polygon body is not a run of (x,y) pairs: {body[:20]!r}")
+        part = []
+        for i in range(0, len(tokens), 5):
+            opening, x, comma, y, closing = tokens[i:i + 5]
+            if (opening, comma, closing) != ("(", ",", ")"):
+                return _fail(ParseFailure.NON_NUMERIC, f"unexpected text {' '.join(tokens[i:i + 5])[:20]!r} in a "
+                                                       f"polygon")
+            numbers = _ints([x, y])
+            if not numbers.ok:
+                return numbers
+            part.append(tuple(numbers.value))
+        parts.append(part)
     return Parsed(value=parts)
+
+
+class _TooLong(int):
+    """A JSON integer with more than MAX_DIGITS digits, left unconverted (its value is 0)."""
+
+
+def _json_number(token: str) -> int:
+    return _TooLong() if len(token.lstrip("-")) > MAX_DIGITS else int(token)
+
+
+def _nesting_depth(text: str) -> int:
+    depth = deepest = 0
+    for match in re.finditer(r"[\[\]{}]", text):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _load_json(text: str) -> Parsed:
@@ -254,8 +293,10 @@ def _load_json(text: str) -> Parsed:
     start = compact.find("{")
     if start < 0:
         return _fail(ParseFailure.NO_OPENING, "no '{'")
+    if _nesting_depth(compact[start:]) > MAX_JSON_DEPTH:
+        return _fail(ParseFailure.NON_NUMERIC, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        obj, _ = json.JSONDecoder().raw_decode(compact[start:])
+        obj, _ = json.JSONDecoder(parse_int=_json_number).raw_decode(compact[start:])
     except json.JSONDecodeError as err:
         reason = ParseFailure.TRUNCATED if err.pos >= len(compact) - start - 1 else ParseFailure.NON_NUMERIC
         return _fail(reason, f"invalid JSON: {err.msg}")
@@ -264,8 +305,12 @@ def _load_json(text: str) -> Parsed:
     return Parsed(value=obj)
 
 
-def _json_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _json_ints(values: Sequence[object], what: str) -> Parsed:
+    if any(isinstance(v, _TooLong) for v in values):
+        return _fail(ParseFailure.OUT_OF_RANGE, f"a number of more than {MAX_DIGITS} digits")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return _fail(ParseFailure.NON_NUMERIC, f"{what} values must be integers")
+    return Parsed(value=list(values))
 
 
 def _numbers_in_json(text: str, _: str) -> Parsed:
@@ -276,10 +321,7 @@ def _numbers_in_json(text: str, _: str) -> Parsed:
     missing = [k for k in keys if k not in obj.value]
     if missing:
         return _fail(ParseFailure.WRONG_COUNT, f"missing keys {missing}")
-    values = [obj.value[k] for k in keys]
-    if not all(_json_int(v) for v in values):
-        return _fail(ParseFailure.NON_NUMERIC, "box values must be integers")
-    return Parsed(value=values)
+    return _json_ints([obj.value[k] for k in keys], "box")
 
 
 def _parts_in_json(text: str) -> Parsed:
@@ -296,20 +338,21 @@ def _parts_in_json(text: str) -> Parsed:
         for vertex in part:
             if not (isinstance(vertex, list) and len(vertex) == 2):
                 return _fail(ParseFailure.WRONG_COUNT, "a vertex is not an [x, y] pair")
-            if not all(_json_int(v) for v in vertex):
-                return _fail(ParseFailure.NON_NUMERIC, "vertex values must be integers")
+            checked = _json_ints(vertex, "vertex")
+            if not checked.ok:
+                return checked
         out.append([tuple(v) for v in part])
     return Parsed(value=out)
 
 
-_LOC = re.compile(r"<loc_(\d+)>")
+_LOC = re.compile(r"<loc_([0-9]+)>")
 
 
 def _loc_values(text: str) -> Parsed:
     leftover = _LOC.sub("", text).strip()
     if leftover:
         return _fail(ParseFailure.NON_NUMERIC, f"unexpected text {leftover[:20]!r} among location tokens")
-    return Parsed(value=[int(v) for v in _LOC.findall(text)])
+    return _ints(_LOC.findall(text))
 
 
 def _numbers_in_loc(text: str, _: str) -> Parsed:

@@ -8,7 +8,9 @@ Conventions (shared with the codecs and every dataset):
   so its centre is ``(col + 0.5, row + 0.5)``. scikit-image puts pixel centres at
   integer coordinates; :func:`mask_to_polygons` adds the half pixel. Skipping that
   shift costs about 0.08 mask IoU on COCO (``docs/experiments.md#polygon-round-trip``).
-* Rasterising uses pycocotools, the implementation COCO's own evaluation uses.
+* Rasterising uses pycocotools, the implementation COCO's own evaluation uses. It hangs on
+  a NaN vertex, crawls and then overflows (a wrong mask, or a crash) on vertices far off the
+  image, so coordinates are checked first: finite and within :data:`COORDINATE_LIMIT` pixels.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from skimage import measure
 
 Point = tuple[float, float]
 Polygon = list[Point]
+# Vertices beyond this many pixels from the origin are refused: pycocotools takes 0.06 s at
+# 1e6, 21 s at 1e8, and returns a wrong mask from 1e9 on. No real outline comes near it.
+COORDINATE_LIMIT = 1e6
 
 
 class PolygonError(ValueError):
@@ -33,10 +38,20 @@ def flat_to_points(flat: Sequence[float]) -> Polygon:
         raise PolygonError(f"a flat polygon needs an even number of values, got {len(flat)}")
     if len(flat) < 6:
         raise PolygonError(f"a polygon needs at least 3 vertices, got {len(flat) // 2}")
-    values = [float(v) for v in flat]
-    if not all(np.isfinite(values)):
-        raise PolygonError("a polygon has a non-finite coordinate")
+    try:
+        values = [float(v) for v in flat]
+    except (TypeError, ValueError) as err:
+        raise PolygonError(f"a polygon coordinate is not a number: {err}") from err
+    _check_coordinates(np.asarray(values))
     return list(zip(values[0::2], values[1::2]))
+
+
+def _check_coordinates(values: np.ndarray) -> None:
+    if not np.isfinite(values).all():
+        raise PolygonError("a polygon has a non-finite coordinate (NaN or infinity)")
+    if values.size and np.abs(values).max() > COORDINATE_LIMIT:
+        raise PolygonError(f"a polygon has a coordinate of {np.abs(values).max():.3g} pixels, beyond the "
+                           f"limit of {COORDINATE_LIMIT:.0e} that rasterising allows")
 
 
 def points_to_flat(points: Sequence[Point]) -> list[float]:
@@ -51,20 +66,49 @@ def signed_area(points: Sequence[Point]) -> float:
     return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
 
 
+def _check_size(height: int, width: int) -> None:
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in (height, width)):
+        raise ValueError(f"a mask size is two positive integers, got height={height!r}, width={width!r}")
+
+
 def polygons_to_mask(polygons: Sequence[Sequence[Point]], height: int, width: int) -> np.ndarray:
-    """Rasterise the union of ``polygons`` to a boolean ``(height, width)`` mask with pycocotools."""
+    """Rasterise the union of ``polygons`` to a boolean ``(height, width)`` mask with pycocotools.
+
+    Raises :class:`PolygonError` for a NaN or infinite vertex, or one beyond
+    :data:`COORDINATE_LIMIT` pixels (see the module doc)."""
+    _check_size(height, width)
     flats = [points_to_flat(p) for p in polygons if len(p) >= 3]
     if not flats:
         return np.zeros((height, width), dtype=bool)
+    _check_coordinates(np.concatenate([np.asarray(f, dtype=np.float64) for f in flats]))
     rles = mask_utils.frPyObjects(flats, height, width)
     return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
 
 
 def rle_to_mask(rle: dict, height: int, width: int) -> np.ndarray:
-    """Decode a COCO RLE, compressed (``counts`` a string) or not (``counts`` a list)."""
-    if isinstance(rle.get("counts"), list):
+    """Decode a COCO RLE, compressed (``counts`` a string) or not (``counts`` a list), of an
+    image of ``height`` x ``width``; an RLE of another size raises ``ValueError`` (decoded
+    as it is, it would be a mask of the wrong shape)."""
+    check_rle(rle, height, width)
+    if isinstance(rle["counts"], list):
         rle = mask_utils.frPyObjects(rle, height, width)
     return mask_utils.decode(rle).astype(bool)
+
+
+def check_rle(rle: dict, height: int, width: int) -> None:
+    """Raise ``ValueError`` unless ``rle`` is a COCO RLE of a ``height`` x ``width`` image."""
+    _check_size(height, width)
+    if not isinstance(rle, dict) or "counts" not in rle or "size" not in rle:
+        raise ValueError("an RLE is a dict with 'size' and 'counts'")
+    if list(rle["size"]) != [height, width]:
+        raise ValueError(f"the RLE is of size {list(rle['size'])} (height, width) but its image is "
+                         f"[{height}, {width}]")
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        if not all(isinstance(c, int) and c >= 0 for c in counts) or sum(counts) != height * width:
+            raise ValueError(f"the RLE's counts are not {height} x {width} = {height * width} pixels")
+    elif not isinstance(counts, (str, bytes)):
+        raise ValueError(f"RLE counts are a list or a compressed string, not {type(counts).__name__}")
 
 
 def canonical_order(polygons: Sequence[Sequence[Point]]) -> list[Polygon]:
@@ -130,6 +174,11 @@ def mask_to_polygons(mask: np.ndarray, min_area: float = 4.0, max_vertices: int 
     The mask is padded by one pixel so objects touching the border still give closed
     contours; parts smaller than ``min_area`` square pixels are dropped; with
     ``max_vertices`` the result is simplified to that budget. Output is canonically ordered.
+
+    An object is never lost to ``min_area``: if the mask has pixels but no part is that
+    large (a speck of a few pixels, a one-pixel line), the result is the rectangle of pixel
+    edges around its largest part, exact for a single pixel or a straight line of them.
+    Only an empty mask gives ``[]``.
     """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
@@ -145,9 +194,19 @@ def mask_to_polygons(mask: np.ndarray, min_area: float = 4.0, max_vertices: int 
         # Outer boundaries wind one way, holes the other, in skimage's output.
         if area < 0 and -area >= min_area:
             parts.append(xy)
+    if not parts and mask.any():
+        parts = [_pixel_rectangle(mask)]
     if max_vertices is not None:
         parts = simplify_to_budget(parts, max_vertices)
     return canonical_order(parts)
+
+
+def _pixel_rectangle(mask: np.ndarray) -> np.ndarray:
+    """The pixel-edge rectangle around the largest 8-connected part of ``mask``, as ``(x, y)``."""
+    labels = measure.label(mask, connectivity=2)
+    largest = max(measure.regionprops(labels), key=lambda region: region.area)
+    top, left, bottom, right = largest.bbox  # rows/cols, bottom and right exclusive: pixel edges
+    return np.array([(left, top), (right, top), (right, bottom), (left, bottom)], dtype=np.float64)
 
 
 def mask_iou(pred: np.ndarray, target: np.ndarray) -> float:

@@ -30,8 +30,9 @@ import pickle
 from collections import Counter
 from pathlib import Path
 
-from .boxes import xywh_to_xyxy
+from .coco import annotation_box, annotation_shape
 from .polygons import PolygonError, flat_to_points, mask_to_polygons, points_to_flat, rle_to_mask
+from .schema import RecordError
 
 SPLITS = {("refcoco", "unc"): ("train", "val", "testA", "testB"), ("refcoco", "google"): ("train", "val", "test"),
           ("refcoco+", "unc"): ("train", "val", "testA", "testB"), ("refcocog", "umd"): ("train", "val", "test"),
@@ -63,49 +64,88 @@ def safe_load_pickle(path: str | Path):
             raise UnsafePickleError(f"{path}: {err}") from err
 
 
-def _object_polygons(ann: dict, height: int, width: int) -> list[list[float]]:
-    seg = ann.get("segmentation")
-    if isinstance(seg, list):
-        try:
-            return [points_to_flat(flat_to_points(part)) for part in seg]
-        except PolygonError as err:
-            raise PolygonError(f"annotation {ann['id']}: {err}") from err
-    if isinstance(seg, dict):  # RLE (crowd) masks are traced into polygons
-        return [points_to_flat(p) for p in mask_to_polygons(rle_to_mask(seg, height, width))]
-    return []
+REF_KEYS = ("ref_id", "ann_id", "image_id", "split", "sentences", "category_id")
+
+
+def _object_polygons(ann: dict, height: int, width: int, where: str) -> list[list[float]]:
+    polygons, rle = annotation_shape(ann, height, width, where)
+    if rle is not None:  # RLE (crowd) masks are traced into polygons
+        polygons = mask_to_polygons(rle_to_mask(rle, height, width))
+    return [points_to_flat(p) for p in polygons]
+
+
+def _check_refs(refs: object, path: Path) -> list[dict]:
+    """``refs`` as a list of refs with every field a row needs, or :class:`RecordError` naming
+    the first ref that lacks one."""
+    if not isinstance(refs, list):
+        raise RecordError(f"{path} holds a {type(refs).__name__}, not the list of refs of the refer format")
+    for i, ref in enumerate(refs):
+        missing = [k for k in REF_KEYS if k not in ref] if isinstance(ref, dict) else list(REF_KEYS)
+        sentences = ref.get("sentences") if isinstance(ref, dict) else None
+        if not missing and not (isinstance(sentences, list) and all(isinstance(x, dict) and isinstance(x.get("sent"), str)
+                                                                    for x in sentences)):
+            missing = ["sentences[*].sent"]
+        if missing:
+            name = f"ref_id {ref.get('ref_id')}" if isinstance(ref, dict) and "ref_id" in ref else f"ref #{i}"
+            raise RecordError(f"{path}, {name}: not a refer-format ref (lacks {missing})")
+    return refs
+
+
+def _read_instances(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"instances file not found: {path}")
+    try:
+        instances = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RecordError(f"{path} is not valid JSON: {err}") from err
+    missing = [k for k in ("images", "annotations", "categories") if k not in instances]
+    if missing:
+        raise RecordError(f"{path} is not a COCO instances file: no {missing}")
+    return instances
 
 
 def load_refcoco(refer_root: str | Path, image_dir: str | Path, dataset: str = "refcoco", split_by: str = "unc",
                  split: str = "train", check_images: bool = True) -> list[dict]:
-    """Unified rows of one split of a refer-format dataset (one row per referred object)."""
+    """Unified rows of one split of a refer-format dataset (one row per referred object).
+
+    Every record that breaks the format raises an error naming the file and the ref or
+    annotation (:class:`vlmkit.schema.RecordError`, or :class:`PolygonError` for a polygon)."""
     if (dataset, split_by) not in SPLITS:
         raise ValueError(f"unknown dataset/split_by {dataset}/{split_by}; known: {sorted(SPLITS)}")
     if split not in SPLITS[dataset, split_by]:
         raise ValueError(f"{dataset} ({split_by}) has splits {SPLITS[dataset, split_by]}, not {split!r}")
     folder, image_dir = Path(refer_root) / dataset, Path(image_dir)
-    refs = safe_load_pickle(folder / f"refs({split_by}).p")
+    refs_path = folder / f"refs({split_by}).p"
+    refs = _check_refs(safe_load_pickle(refs_path), refs_path)
     instances_path = folder / "instances.json"
-    if not instances_path.is_file():
-        raise FileNotFoundError(f"instances file not found: {instances_path}")
-    instances = json.loads(instances_path.read_text())
-    anns = {a["id"]: a for a in instances["annotations"]}
-    images = {i["id"]: i for i in instances["images"]}
-    categories = {c["id"]: c["name"] for c in instances["categories"]}
+    instances = _read_instances(instances_path)
+    anns = {a.get("id"): a for a in instances["annotations"]}
+    images = {i.get("id"): i for i in instances["images"]}
+    categories = {c.get("id"): c.get("name") for c in instances["categories"]}
     chosen = [r for r in refs if r["split"] == split]
     if not chosen:
-        raise ValueError(f"split {split!r} of {folder / f'refs({split_by}).p'} is empty "
+        raise ValueError(f"split {split!r} of {refs_path} is empty "
                          f"(splits present: {dict(Counter(r['split'] for r in refs))})")
     rows = []
     for ref in chosen:
+        where = f"{refs_path}, ref_id {ref['ref_id']}"
         if ref["ann_id"] not in anns:
-            raise KeyError(f"ref {ref['ref_id']} points at ann_id {ref['ann_id']}, which {instances_path} lacks")
+            raise RecordError(f"{where} points at ann_id {ref['ann_id']}, which {instances_path} lacks")
+        if ref["image_id"] not in images:
+            raise RecordError(f"{where} points at image_id {ref['image_id']}, which {instances_path} lacks")
+        if ref["category_id"] not in categories:
+            raise RecordError(f"{where} has category_id {ref['category_id']}, which {instances_path} lacks")
         ann, info = anns[ref["ann_id"]], images[ref["image_id"]]
+        if ann.get("image_id") != ref["image_id"]:
+            raise RecordError(f"{where} is about image {ref['image_id']}, but its annotation {ref['ann_id']} in "
+                              f"{instances_path} belongs to image {ann.get('image_id')}")
+        ann_where = f"{instances_path}, annotation {ann['id']}"
         sentences = [s["sent"] for s in ref["sentences"]]
         rows.append({
             "id": f"{dataset}/{split}/{ref['ref_id']}", "image_id": str(ref["image_id"]),
             "image": str(image_dir / info["file_name"]), "width": info["width"], "height": info["height"],
-            "category": categories[ref["category_id"]], "box": list(xywh_to_xyxy(ann["bbox"])),
-            "polygons": _object_polygons(ann, info["height"], info["width"]),
+            "category": categories[ref["category_id"]], "box": list(annotation_box(ann, ann_where)),
+            "polygons": _object_polygons(ann, info["height"], info["width"], ann_where),
             "expressions": sentences, "expression_kinds": [dataset] * len(sentences), "captions": [],
             "split": split, "source": dataset,
         })
@@ -145,6 +185,7 @@ def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "r
         raise ValueError(f"{paths} lack columns {sorted(needed - set(table.column_names))} of the lmms-lab schema")
     rows = []
     for record in table:
+        where = f"{paths}, row {record['question_id']}"
         image = record["image"]
         if image is None:
             raise FileNotFoundError(f"row {record['question_id']} ({record['file_name']}) has no image")
@@ -152,11 +193,11 @@ def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "r
         try:
             polygons = [points_to_flat(flat_to_points(seg))] if seg else []
         except PolygonError as err:
-            raise PolygonError(f"row {record['question_id']}: {err}") from err
+            raise PolygonError(f"{where}: {err}") from err
         expressions = list(record["answer"])
         rows.append({
             "id": f"{dataset}/{split}/{record['question_id']}", "image_id": record["file_name"], "image": image,
-            "width": image.width, "height": image.height, "category": "", "box": list(xywh_to_xyxy(record["bbox"])),
+            "width": image.width, "height": image.height, "category": "", "box": list(annotation_box(record, where)),
             "polygons": polygons, "expressions": expressions, "expression_kinds": [dataset] * len(expressions),
             "captions": [], "split": split, "source": dataset,
         })

@@ -42,6 +42,11 @@ FEATURES = Features(
 )
 
 
+class RecordError(ValueError):
+    """A record of a data file that breaks its format. The message names the file and the
+    record (a ref id, an annotation id), so a user can find and fix or drop it."""
+
+
 def check_row(row: dict) -> dict:
     """Raise ``ValueError`` naming the first field that breaks the schema; return the row."""
     missing = [k for k in FEATURES if k not in row]
