@@ -7,7 +7,7 @@ from PIL import Image
 from vlmkit.coco import CocoInstances, load_caption_rows
 from vlmkit.polygons import PolygonError
 from vlmkit.evaluate import evaluate_grounding
-from vlmkit.processor import to_pil
+from vlmkit.images import ImageError, load_image
 from vlmkit.schema import RecordError, check_row
 from vlmkit.tasks import RowStream
 from vlmkit.trainer import TrainConfig, Trainer
@@ -39,11 +39,11 @@ def test_generated_coco_expressions_are_unique_in_their_image(coco_sample_dir):
 
 def test_missing_and_corrupt_images_are_named(coco_sample_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="image not found"):
-        to_pil(tmp_path / "missing.jpg")
+        load_image(tmp_path / "missing.jpg")
     bad = tmp_path / "corrupt.jpg"
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(OSError, match="cannot read image .*corrupt.jpg"):
-        to_pil(bad)
+    with pytest.raises(ImageError, match="cannot read image .*corrupt.jpg"):
+        load_image(bad)
     with pytest.raises(FileNotFoundError, match="annotation file not found"):
         CocoInstances(tmp_path / "none.json", coco_sample_dir / "images")
 

@@ -20,6 +20,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from .boxes import Box, xywh_to_xyxy
+from .images import load_image
 from .polygons import (Polygon, PolygonError, check_rle, flat_to_points, mask_to_polygons, points_to_flat,
                        polygons_to_mask, rle_to_mask)
 from .schema import RecordError
@@ -128,12 +129,7 @@ class CocoInstances:
         return path
 
     def load_image(self, image_id: int) -> Image.Image:
-        path = self.image_path(image_id)
-        try:
-            with Image.open(path) as img:
-                return img.convert("RGB")
-        except OSError as err:
-            raise OSError(f"cannot read image {path}: {err}") from err
+        return load_image(self.image_path(image_id))
 
     def objects(self, image_id: int | None = None) -> Iterator[CocoObject]:
         """Every annotation (of one image, if given) as a :class:`CocoObject`."""

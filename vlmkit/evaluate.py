@@ -21,8 +21,10 @@ from .constrained import LocationGrammar
 from .metrics import SegmentationScores, caption_metrics, grounding_metrics
 from .model import MiniVLM
 from .polygons import flat_to_points, polygons_to_mask
-from .processor import Processor, to_pil
+from .images import load_image
+from .processor import Processor
 from .tasks import PROMPTS, Example, make_example
+from .tokenizer import ExpressionError, read_expression
 
 MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "describe": 16}
 
@@ -192,12 +194,26 @@ def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64
 
 
 def ground(model: MiniVLM, image, expression: str, constrained: bool | None = None) -> tuple[str, Parsed]:
-    """Ground one free-text ``expression`` on ``image`` (PIL, array or path):
-    ``(the model's answer text, Parsed box in pixels of that image)``."""
-    pil = to_pil(image)
+    """Ground one free-text ``expression`` on ``image`` (path, PIL or array; see
+    :func:`vlmkit.images.load_image`): ``(the model's answer text, Parsed box in pixels of
+    that image)``. The expression is read by :func:`vlmkit.tokenizer.read_expression`
+    (normalised, or refused with the reason) and must fit the model's context."""
+    pil = load_image(image)
+    expression = read_expression(model.tokenizer, expression)
     example = Example("ground", pil, f"{PROMPTS['ground']} {expression}", answer="", row={})
+    _check_fits(model, example, MAX_TOKENS["ground"])
     (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
     return answer, model.codec.parse_box(answer, pil.width, pil.height)
+
+
+def _check_fits(model: MiniVLM, example: Example, answer_tokens: int) -> None:
+    """Refuse, with the limit, a prompt that leaves the answer no room in the model's context."""
+    limit = model.lm.config.max_position_embeddings
+    prompt = len(Processor.for_model(model).prompt_ids(example))
+    if prompt + answer_tokens > limit:
+        raise ExpressionError(f"the prompt is {prompt} tokens (image included) and the answer needs {answer_tokens}, "
+                              f"beyond the {limit} positions the model reads; shorten the expression by "
+                              f"{prompt + answer_tokens - limit} tokens or more")
 
 
 def evaluate_task(model: MiniVLM, task: str, rows: Sequence[dict], progress: bool = True) -> dict:

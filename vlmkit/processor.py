@@ -10,7 +10,6 @@ batches are padded on the left so every prompt ends where generation starts.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -19,30 +18,11 @@ from PIL import Image
 from transformers import PreTrainedTokenizerBase
 
 from .model.vlm import IGNORE_INDEX
+from .images import load_image
 from .tasks import Example
 from .tokenizer import IMAGE
 
 MEAN, STD = 0.5, 0.5  # the normalisation of the google/vit-* checkpoints
-
-
-def to_pil(image) -> Image.Image:
-    """An RGB PIL image from a PIL image, an ``HxWx3`` uint8 array, or a file path
-    (full-profile rows store paths); a missing or unreadable file is named in the error."""
-    if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image not found: {path}")
-        try:
-            with Image.open(path) as img:
-                return img.convert("RGB")
-        except OSError as err:
-            raise OSError(f"cannot read image {path}: {err}") from err
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 image array, got shape {array.shape}")
-    return Image.fromarray(array.astype(np.uint8))
 
 
 class Processor:
@@ -61,10 +41,10 @@ class Processor:
         return cls(model.tokenizer, model.vision.image_size, model.num_image_tokens, model.config.image_after_prompt)
 
     def pixels(self, images: Sequence) -> torch.Tensor:
-        """Images (see :func:`to_pil`; any size) -> ``(B, 3, S, S)`` normalised floats."""
+        """Images (see :func:`vlmkit.images.load_image`; any size) -> ``(B, 3, S, S)`` normalised floats."""
         arrays = []
         for image in images:
-            pil = to_pil(image)
+            pil = load_image(image)
             if pil.size != (self.image_size, self.image_size):
                 pil = pil.resize((self.image_size, self.image_size), Image.BILINEAR)
             arrays.append(np.asarray(pil, dtype=np.float32))
@@ -74,7 +54,7 @@ class Processor:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _prompt(self, ex: Example) -> list[int]:
+    def prompt_ids(self, ex: Example) -> list[int]:
         """``[bos] <image>... prompt``, or ``[bos] prompt <image>...`` (the config's layout)."""
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         text = self._ids(ex.prompt)
@@ -86,7 +66,7 @@ class Processor:
         tok = self.tokenizer
         sequences, labels = [], []
         for ex in examples:
-            prompt = self._prompt(ex)
+            prompt = self.prompt_ids(ex)
             answer = [*self._ids(ex.answer), tok.eos_token_id]
             sequences.append(prompt + answer)
             labels.append([IGNORE_INDEX] * len(prompt) + answer)
@@ -102,7 +82,7 @@ class Processor:
     def prompt_batch(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
         """The prompt (with the image placeholders) per example, left-padded, for generation."""
         tok = self.tokenizer
-        prompts = [self._prompt(ex) for ex in examples]
+        prompts = [self.prompt_ids(ex) for ex in examples]
         width = max(map(len, prompts))
         return {
             "pixel_values": self.pixels([ex.image for ex in examples]),

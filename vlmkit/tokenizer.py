@@ -13,7 +13,7 @@ import re
 from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from .codecs import FORMATS, Codec
 
@@ -67,3 +67,45 @@ def load_pretrained_tokenizer(name_or_path: str, codec: Codec) -> PreTrainedToke
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+class ExpressionError(ValueError):
+    """A referring expression the model cannot read as given (empty, not text, control
+    tokens, words outside its vocabulary, too long)."""
+
+
+_CONTROL = re.compile(r"<[^<>\s]+>")
+
+
+def is_word_level(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """True for the tiny profile's word-level tokenizer (whole words, ``<unk>`` for the rest)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return backend is not None and isinstance(backend.model, models.WordLevel)
+
+
+def read_expression(tokenizer: PreTrainedTokenizerBase, text: object) -> str:
+    """``text`` as the model should read it, or :class:`ExpressionError` saying why not.
+
+    Whitespace is collapsed. For a word-level tokenizer, case and punctuation are normalised
+    (ShapeWorld's language is lower case without punctuation: "The red circle." reads as
+    "the red circle"), and words it does not know are listed in the error instead of being
+    read as ``<unk>``. Text holding a control token such as ``<image>`` is refused."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"an expression is a string, not {type(text).__name__}")
+    text = " ".join(text.split())
+    if not text:
+        raise ExpressionError("the expression is empty")
+    control = _CONTROL.search(text)
+    if control:
+        raise ExpressionError(f"the expression contains {control.group()!r}, which looks like one of the model's "
+                              f"control tokens; write the expression in plain words")
+    if not is_word_level(tokenizer):
+        return text
+    text = " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    vocab = tokenizer.get_vocab()
+    unknown = sorted({word for word in _pieces(text) if word not in vocab})
+    if unknown or not text:
+        known = sorted(w for w in vocab if w.isalpha())
+        raise ExpressionError(f"the model's vocabulary has no {unknown or 'words in this text'}; it knows "
+                              f"{len(known)} words: {', '.join(known[:40])}{' ...' if len(known) > 40 else ''}")
+    return text

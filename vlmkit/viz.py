@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon as PolygonPatch
 from matplotlib.patches import Rectangle
 
-from .processor import to_pil
+from .images import load_image
 
 TRUE_COLOUR, PRED_COLOUR = "#00c853", "#ff1744"
 
@@ -43,7 +43,7 @@ def draw_polygons(ax: matplotlib.axes.Axes, polygons: Sequence, colour: str, sty
 def show_example(ax: matplotlib.axes.Axes, image, title: str = "", true_box=None, pred_box=None,
                  true_polygons=None, pred_polygons=None) -> None:
     """One image with its ground truth (green, solid) and prediction (red, dashed)."""
-    pixels = np.asarray(to_pil(image))
+    pixels = np.asarray(load_image(image))
     # extent puts pixel (col, row) on [col, col+1) x [row, row+1), the COCO convention of our boxes
     ax.imshow(pixels, interpolation="nearest", extent=(0, pixels.shape[1], pixels.shape[0], 0))
     if true_polygons is not None:
@@ -121,7 +121,7 @@ def caption_grid(images: Sequence, predicted: Sequence[str], reference: Sequence
     for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, image, pred, ref in zip(axes.flat, images, predicted, reference):
-        ax.imshow(np.asarray(to_pil(image)), interpolation="nearest")
+        ax.imshow(np.asarray(load_image(image)), interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title("\n".join(textwrap.wrap(f"model: {pred}", 34)), fontsize=7.5, fontweight="bold")
