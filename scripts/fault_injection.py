@@ -52,7 +52,7 @@ def weights_equal(a: dict, b: dict) -> bool:
 # ---- (a) killed training ------------------------------------------------------------------------
 def train_child(directory: str, steps: int) -> None:
     """One training process: resume from ``directory`` if it holds an unfinished run, train to the end."""
-    from vlmkit.recipes import curriculum_stream
+    from vlmkit.shapeworld.streams import curriculum_stream
     from vlmkit.trainer import TrainConfig, Trainer
 
     torch.set_num_threads(1)

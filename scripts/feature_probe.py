@@ -22,7 +22,7 @@ from PIL import Image
 from vlmkit.checkpoint import load_model
 from vlmkit.processor import Processor
 from vlmkit.profiles import new_model
-from vlmkit.recipes import multi_object_world
+from vlmkit.shapeworld.streams import multi_object_world
 from vlmkit.shapeworld.scenes import Scene
 
 TRAIN_SCENES, TEST_SCENES, MIN_COVER = 400, 200, 0.2

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from vlmkit.checkpoint import load_model
-from vlmkit.evaluate import predict
+from vlmkit.inference import predict
 from vlmkit.profiles import new_model
-from vlmkit.recipes import shapeworld_stream
+from vlmkit.shapeworld.streams import shapeworld_stream
 
 
 def _per_sample_ms(fn, n: int) -> float:

@@ -21,7 +21,7 @@ import torch
 
 from vlmkit.checkpoint import load_model
 from vlmkit.evaluate import evaluate_grounding, object_hits
-from vlmkit.recipes import keep_expressions, multi_object_world
+from vlmkit.shapeworld.streams import keep_expressions, multi_object_world
 from vlmkit.shapeworld.language import named_attributes
 
 

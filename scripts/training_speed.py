@@ -19,30 +19,15 @@ import torch
 
 from vlmkit.processor import Processor
 from vlmkit.profiles import new_model
-from vlmkit.recipes import multi_object_world, shapeworld_stream
+from vlmkit.shapeworld.streams import multi_object_world, shapeworld_stream
+from vlmkit.recipes import parse_assignments
 from vlmkit.trainer import TrainConfig, Trainer
 
 
 def parse_overrides(variant: str) -> dict:
-    """``"lm_heads=8,vit_layers=2"`` -> ``{"lm_heads": 8, "vit_layers": 2}`` (ints, floats,
-    true/false; anything else stays a string)."""
-    overrides = {}
-    for item in filter(None, variant.split(",")):
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"a variant is name=value[,name=value...]; got {variant!r}")
-        if value.lower() in ("true", "false"):
-            overrides[name] = value.lower() == "true"
-            continue
-        for kind in (int, float):
-            try:
-                overrides[name] = kind(value)
-                break
-            except ValueError:
-                continue
-        else:
-            overrides[name] = value
-    return overrides
+    """``"lm_heads=8,vit_layers=2"`` -> ``{"lm_heads": 8, "vit_layers": 2}`` (values read as by
+    :func:`vlmkit.recipes.parse_assignments`)."""
+    return parse_assignments([item for item in variant.split(",") if item])
 
 
 def main() -> None:

@@ -50,6 +50,6 @@ def micro_model():
 
 @pytest.fixture
 def ground_stream(micro_model):
-    from vlmkit.recipes import shapeworld_stream
+    from vlmkit.shapeworld.streams import shapeworld_stream
 
     return shapeworld_stream("ground", micro_model.codec)

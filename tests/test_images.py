@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlmkit.evaluate import ground
+from vlmkit.inference import ground
 from vlmkit.images import ImageError, load_image
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vlmkit.codecs import Codec, Parsed, ParseFailure
+from vlmkit.codecs import Codec, Parsed
 from vlmkit.metrics import SegmentationScores, caption_metrics, grounding_metrics
 
 

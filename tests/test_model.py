@@ -5,7 +5,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList, ViT
 
 from vlmkit.codecs import ParseFailure
 from vlmkit.constrained import LocationGrammar
-from vlmkit.evaluate import predict
+from vlmkit.inference import predict
 from vlmkit.model import MiniVLM, VLMConfig, full_config
 from vlmkit.model.vision import sincos_2d
 from vlmkit.processor import Processor
@@ -67,7 +67,7 @@ def test_image_placeholders_sit_where_the_layout_says(after, ground_stream):
 
 
 def test_identical_images_are_encoded_once_with_the_same_logits_and_gradients(micro_model):
-    from vlmkit.recipes import shapeworld_stream
+    from vlmkit.shapeworld.streams import shapeworld_stream
 
     stream = shapeworld_stream("ground", micro_model.codec, examples_per_scene=2)
     examples = [stream[i] for i in (0, 5, 1, 4)]  # two scenes, asked twice each, out of order
@@ -143,7 +143,7 @@ def test_greedy_with_kv_cache_equals_without(micro_model, ground_stream):
 
 
 def test_batched_generation_equals_one_by_one(micro_model):
-    from vlmkit.recipes import shapeworld_stream
+    from vlmkit.shapeworld.streams import shapeworld_stream
 
     model = _spread_weights(micro_model).eval()
     stream = shapeworld_stream("ground", model.codec)

@@ -153,7 +153,7 @@ def test_full_profile_data_entry_points_read_the_documented_layout(refer_tree, t
     import shutil
 
     from vlmkit.codecs import Codec
-    from vlmkit.data import evaluation_rows, training_stream
+    from vlmkit.profiles import load_profile
 
     root, images = refer_tree
     data = tmp_path / "data"
@@ -164,11 +164,11 @@ def test_full_profile_data_entry_points_read_the_documented_layout(refer_tree, t
                 "annotations": [{"id": 1, "image_id": 1, "caption": "a grey picture"}]}
     (data / "coco" / "annotations" / "captions_train2014.json").write_text(json.dumps(captions))
     monkeypatch.setenv("VLMKIT_DATA", str(data))
-    codec = Codec("loc", 1000)
-    example = training_stream("full", "ground", codec)[0]
+    codec, full = Codec("loc", 1000), load_profile("full")
+    example = full.training_stream("ground", codec)[0]
     assert example.prompt == "locate: man in red" or example.prompt == "locate: left guy"
-    assert training_stream("full", "caption", codec)[3].answer == "a grey picture"
-    (row,) = evaluation_rows("full", "ground", "testA")
+    assert full.training_stream("caption", codec)[3].answer == "a grey picture"
+    (row,) = full.evaluation_rows("ground", "testA")
     assert row["expressions"] == ["brown dog"]
 
 

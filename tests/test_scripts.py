@@ -141,5 +141,5 @@ def test_speed_variants_are_parsed_into_typed_config_overrides():
     assert speed.parse_overrides("codec_label_sigma=1.5,mp_skip=false,attn_implementation=sdpa") == \
         {"codec_label_sigma": 1.5, "mp_skip": False, "attn_implementation": "sdpa"}
     for malformed in ("lm_heads", "=8", "lm_heads=8,vit_layers"):
-        with pytest.raises(ValueError, match="a variant is name=value"):
+        with pytest.raises(ValueError, match="an assignment is key=value"):
             speed.parse_overrides(malformed)

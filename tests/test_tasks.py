@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from vlmkit.codecs import Codec
-from vlmkit.data import mixture_stream, training_stream
-from vlmkit.recipes import colour_only, curriculum_stream, multi_object_world, naming_colour, shapeworld_stream
+from vlmkit.profiles import load_profile
+from vlmkit.recipes import GroundRecipe
+from vlmkit.shapeworld.streams import colour_only, curriculum_stream, multi_object_world, naming_colour, shapeworld_stream
 from vlmkit.shapeworld.scenes import COLOURS
 from vlmkit.shapeworld import ShapeWorld
 from vlmkit.tasks import TASKS, CurriculumStream, RowStream, make_example
@@ -70,8 +71,9 @@ def objects_in(example) -> int:
 
 
 def test_curriculum_goes_single_objects_then_attribute_pairs_then_the_world():
-    # the notebooks' path: training_stream -> curriculum_stream
-    stream = training_stream("tiny", "ground", CODEC, single_object_examples=5, attribute_pair_examples=30)
+    # the notebooks' path: Profile.training_stream -> curriculum_stream (6 pair steps of 5 examples)
+    recipe = GroundRecipe(steps=100, batch_size=5, attribute_pair_steps=6)
+    stream = load_profile("tiny").training_stream("ground", CODEC, recipe, single_object_examples=5)
     assert [objects_in(stream[i]) for i in range(5)] == [1] * 5
     pairs = [stream[i] for i in range(5, 35)]
     assert all(ex.kind == "attribute" and objects_in(ex) == 2 for ex in pairs)
@@ -133,7 +135,8 @@ def test_colour_only_keeps_attribute_expressions_that_name_a_colour_and_nothing_
     assert colour_only(rows)[0]["expressions"] == ["the red shape", "the red object in the picture"]
 
 def test_the_notebooks_stream_pairs_questions_in_every_curriculum_stage():
-    stream = training_stream("tiny", "ground", CODEC, attribute_pair_examples=10, examples_per_scene=2)
+    recipe = GroundRecipe(steps=100, batch_size=5, attribute_pair_steps=2, examples_per_scene=2)
+    stream = load_profile("tiny").training_stream("ground", CODEC, recipe)
     for start in (0, 10, 40):  # attribute pairs, then 2-4 objects
         a, b = stream[start], stream[start + 1]
         assert a.row["image_id"] == b.row["image_id"] and a.row["id"] != b.row["id"]
@@ -141,7 +144,7 @@ def test_the_notebooks_stream_pairs_questions_in_every_curriculum_stage():
 
 
 def test_task_mixture_follows_its_weights():
-    mix = mixture_stream("tiny", {"caption": 1.0, "ground": 3.0}, CODEC)
+    mix = load_profile("tiny").mixture_stream({"caption": 1.0, "ground": 3.0}, CODEC)
     tasks = [mix[i].task for i in range(200)]
     assert 0.6 < tasks.count("ground") / 200 < 0.9
 

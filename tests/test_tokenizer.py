@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vlmkit.codecs import FORMATS, Codec
-from vlmkit.evaluate import ground
+from vlmkit.inference import ground
 from vlmkit.profiles import tiny_tokenizer
 from vlmkit.shapeworld import ShapeWorld, captions
 from vlmkit.tasks import PROMPTS

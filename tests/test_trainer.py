@@ -9,7 +9,7 @@ import torch
 from vlmkit.checkpoint import CheckpointError, load_model
 from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.profiles import new_model
-from vlmkit.recipes import curriculum_stream
+from vlmkit.shapeworld.streams import curriculum_stream
 from vlmkit.trainer import TrainConfig, Trainer, _mixed_precision, keep_first_answer_label
 
 from .conftest import MICRO
@@ -165,7 +165,7 @@ import os
 import sys
 import torch
 from vlmkit.profiles import new_model
-from vlmkit.recipes import curriculum_stream
+from vlmkit.shapeworld.streams import curriculum_stream
 from vlmkit.trainer import TrainConfig, Trainer
 torch.manual_seed(0)
 model = new_model("tiny", **{micro})

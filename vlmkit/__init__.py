@@ -7,10 +7,10 @@ The calls most code needs::
 
 from .checkpoint import load_model, save_checkpoint
 from .codecs import Codec, Parsed, ParseFailure
-from .evaluate import ground
+from .inference import ground, segment
 from .model import MiniVLM, VLMConfig
-from .profiles import new_model, profile_name
+from .profiles import Profile, load_profile, new_model
 
-__all__ = ["Codec", "MiniVLM", "ParseFailure", "Parsed", "VLMConfig", "ground", "load_model", "new_model",
-           "profile_name", "save_checkpoint"]
+__all__ = ["Codec", "MiniVLM", "ParseFailure", "Parsed", "Profile", "VLMConfig", "ground", "load_model",
+           "load_profile", "new_model", "save_checkpoint", "segment"]
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""Batched prediction and scoring for every task, on any unified-schema rows.
+"""Scoring for every task, on any unified-schema rows (the answers come from
+:func:`vlmkit.inference.predict`).
 
 Every (object, expression) pair is one query. Unparsed answers are kept and counted
 (parse rate); scores are also broken down by expression kind, as RefCOCO papers do by
@@ -11,22 +12,13 @@ from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
-from transformers import LogitsProcessorList
 
 from .boxes import box_iou
-from .codecs import Parsed
-from .constrained import LocationGrammar
+from .inference import predict
 from .metrics import SegmentationScores, caption_metrics, grounding_metrics
 from .model import MiniVLM
 from .polygons import flat_to_points, polygons_to_mask
-from .images import load_image
-from .processor import Processor
-from .tasks import PROMPTS, Example, make_example
-from .tokenizer import ExpressionError, read_expression
-
-MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "describe": 16}
+from .tasks import Example, make_example
 
 
 def queries(rows: Sequence[dict], task: str, codec, per_row: int | None = 1, seed: int = 0) -> list[Example]:
@@ -40,36 +32,6 @@ def queries(rows: Sequence[dict], task: str, codec, per_row: int | None = 1, see
                 if task != "caption" else row
             out.append(make_example(single, task, codec, np.random.default_rng([seed, i, int(k)])))
     return out
-
-
-@torch.no_grad()
-def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = 64, constrained: bool | None = None,
-            max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
-    """Greedy answers for ``examples`` (all of one task), batched, with the KV cache.
-
-    ``constrained``: grammar-constrained decoding of boxes/outlines; ``None`` (default)
-    means "whenever the task and the codec format allow it" (ground/segment in ``loc``)."""
-    if not examples:
-        return []
-    task = examples[0].task
-    max_new = max_new_tokens or MAX_TOKENS[task]
-    processors = None
-    if constrained is None:
-        constrained = task in ("ground", "segment") and model.codec.fmt == "loc"
-    if constrained:
-        if task not in ("ground", "segment"):
-            raise ValueError(f"constrained decoding applies to ground/segment, not {task!r}")
-        shape = "box" if task == "ground" else "polygon"
-        processors = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, shape, max_new)])
-    processor = Processor.for_model(model)
-    was_training = model.training
-    model.eval()
-    answers = []
-    for start in tqdm(range(0, len(examples), batch_size), desc=f"predict {task}", disable=not progress):
-        batch = {k: v.to(model.device) for k, v in processor.prompt_batch(examples[start:start + batch_size]).items()}
-        answers += processor.decode(model.generate(**batch, max_new_tokens=max_new, logits_processor=processors))
-    model.train(was_training)
-    return answers
 
 
 def _by_kind(examples: Sequence[Example], score) -> dict[str, dict]:
@@ -191,29 +153,6 @@ def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64
     ious = grounded["ious"]
     return {"metrics": {"cycle_acc@0.5": float(np.mean(ious >= 0.5)), "cycle_mean_iou": float(np.mean(ious))},
             "descriptions": described["answers"], "ious": ious, "parsed": grounded["parsed"]}
-
-
-def ground(model: MiniVLM, image, expression: str, constrained: bool | None = None) -> tuple[str, Parsed]:
-    """Ground one free-text ``expression`` on ``image`` (path, PIL or array; see
-    :func:`vlmkit.images.load_image`): ``(the model's answer text, Parsed box in pixels of
-    that image)``. The expression is read by :func:`vlmkit.tokenizer.read_expression`
-    (normalised, or refused with the reason) and must fit the model's context."""
-    pil = load_image(image)
-    expression = read_expression(model.tokenizer, expression)
-    example = Example("ground", pil, f"{PROMPTS['ground']} {expression}", answer="", row={})
-    _check_fits(model, example, MAX_TOKENS["ground"])
-    (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
-    return answer, model.codec.parse_box(answer, pil.width, pil.height)
-
-
-def _check_fits(model: MiniVLM, example: Example, answer_tokens: int) -> None:
-    """Refuse, with the limit, a prompt that leaves the answer no room in the model's context."""
-    limit = model.lm.config.max_position_embeddings
-    prompt = len(Processor.for_model(model).prompt_ids(example))
-    if prompt + answer_tokens > limit:
-        raise ExpressionError(f"the prompt is {prompt} tokens (image included) and the answer needs {answer_tokens}, "
-                              f"beyond the {limit} positions the model reads; shorten the expression by "
-                              f"{prompt + answer_tokens - limit} tokens or more")
 
 
 def evaluate_task(model: MiniVLM, task: str, rows: Sequence[dict], progress: bool = True) -> dict:

@@ -1,100 +1,154 @@
-"""Training data recipes for ShapeWorld, shared by the notebooks and the benchmark.
+"""Training recipes: every number a stage trains with, one dataclass per stage, one source.
 
-The grounding curriculum: the prototype (``docs/experiments.md#curriculum``) put
-single-object scenes first (with 2-4 objects from the start its model stayed at the dataset's average box). The
-tiny default instead starts with two-object scenes told apart by attribute expressions that
-name a colour: with x1 trained alone (``TrainConfig.first_token_steps``) a tiny model learns
-*where* and *which* together there, then carries that to 2-4 objects (README, results).
+The notebooks, ``make demo``, the command line (``vlmkit train STAGE --set key=value``), the
+benchmarks and the stand-ins all read a stage's recipe from here, for the profile in use:
+
+==============  ==========================================================================
+stage           recipe
+==============  ==========================================================================
+01_captioning   :class:`CaptionRecipe`
+02_grounding    :class:`GroundRecipe`: the curriculum (attribute pairs, x1 alone) and the
+                codec experiment's steps
+03_segmentation :class:`SegmentRecipe`: the share of one-object scenes first
+04_combined     :class:`CombinedRecipe`: the task mixture
+==============  ==========================================================================
+
+The tiny recipes are the ones measured on 2 CPU cores (``docs/experiments.md``). The full
+recipes are starting points for a GPU, not yet measured: pretrained parts at a low learning
+rate, the vision encoder at a tenth of it, no ShapeWorld curriculum (real data has none).
+In CI's smoke mode (``VLMKIT_SMOKE=1``) each recipe shrinks to :attr:`Recipe.smoke_sizes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from .codecs import Codec
-from .shapeworld import SceneConfig, ShapeWorld
-from .shapeworld.language import named_attributes
-from .shapeworld.scenes import COLOURS
-from .tasks import CurriculumStream, RowStream, Stream
-
-ENDLESS = 10**12  # generated data: every index is a new scene
-MIXED_PAIRS = 10**9  # first scene index of the pairs mixed in after the pair stage (pair_every)
-ALL_ATTRIBUTE_EXPRESSIONS = 8  # an object has at most 8 noun phrases (size? colour? shape or "shape")
+from .trainer import TrainConfig
 
 
-def shapeworld_stream(task: str, codec: Codec, world: ShapeWorld | None = None, split: str = "train",
-                      seed: int = 0, examples_per_scene: int = 1) -> RowStream:
-    """Endless examples of ``task`` from ``world``'s ``split``: scene ``i // examples_per_scene``
-    for example ``i``, each example of a scene about a different object while there are enough."""
-    world = world or ShapeWorld()
-    return RowStream(lambda i: world.rows(split, i), task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene)
+@dataclass(frozen=True)
+class Recipe:
+    """What every stage has: steps, batch, learning rate, evaluation size."""
+
+    steps: int
+    batch_size: int = 32
+    lr: float = 5e-4
+    warmup_steps: int = 50  # at most a fifth of the steps (see train_config)
+    vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr
+    evaluations: int = 0  # held-out evaluations during training (0: only at the end)
+    eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12}
+
+    def train_config(self, **overrides) -> TrainConfig:
+        """The Trainer's config for this recipe (``overrides``: TrainConfig fields)."""
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+                           warmup_steps=min(self.warmup_steps, self.steps // 5),
+                           vision_lr_scale=self.vision_lr_scale,
+                           eval_every=max(self.steps // self.evaluations, 1) if self.evaluations else 0,
+                           **overrides)
+
+    def smoke(self) -> "Recipe":
+        """The same recipe at CI sizes: every cell runs in seconds."""
+        return dataclasses.replace(self, **self.smoke_sizes)
+
+    def with_overrides(self, overrides: dict) -> "Recipe":
+        """A copy with ``overrides``; unknown fields and wrong types raise ``ValueError``."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - set(fields))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no field {unknown}; its fields are {sorted(fields)}")
+        hints = typing.get_type_hints(type(self))
+        for name, value in overrides.items():
+            expected = typing.get_origin(hints[name]) or hints[name]
+            if not (isinstance(value, expected) or (expected is float and isinstance(value, int))) \
+                    or (expected is int and isinstance(value, bool)):
+                raise ValueError(f"{type(self).__name__}.{name} is {expected.__name__}, got {value!r}")
+        return dataclasses.replace(self, **overrides)
 
 
-def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, single_object_examples: int = 0,
-                      seed: int = 0, attribute_pair_examples: int = 0, examples_per_scene: int = 1,
-                      colour_pairs: bool = True, pair_every: int = 0) -> Stream:
-    """``single_object_examples`` examples from one-object scenes, then
-    ``attribute_pair_examples`` from two-object scenes told apart by attribute expressions
-    alone (the easiest binding, scripts/binding_probe.py), then ``world``'s scenes.
-    ``examples_per_scene``: see :func:`shapeworld_stream`.
-
-    With ``colour_pairs`` every pair expression names a colour ("the red shape", "the small
-    red circle"), drawn from all of an object's attribute expressions: with the shortest ones
-    ("the circle") a model can bind shape words alone and often never binds colour, which
-    then fails every "the red shape" in 2-4 object scenes (README, results). With
-    ``pair_every`` = n > 0 every n-th scene after the pair stage is still such a pair, so
-    that the pressure to bind colour words stays on (the pair stage must be on)."""
-    world = world or ShapeWorld()
-    stages, counts = [], []
-    if single_object_examples > 0:
-        ones = ShapeWorld(replace(world.config, min_objects=1, max_objects=1), seed=world.seed, held_out=world.held_out)
-        stages.append(lambda i, w=ones: w.rows("train", i))
-        counts.append(single_object_examples)
-    if attribute_pair_examples > 0:
-        pairs = ShapeWorld(replace(world.config, min_objects=2, max_objects=2), seed=world.seed,
-                           held_out=world.held_out, kinds=("attribute",),
-                           expressions_per_kind=ALL_ATTRIBUTE_EXPRESSIONS if colour_pairs else 2)
-        pair_rows = (lambda i: naming_colour(pairs.rows("train", i))) if colour_pairs else \
-            (lambda i: pairs.rows("train", i))
-        stages.append(pair_rows)
-        counts.append(attribute_pair_examples)
-    if pair_every > 0:
-        if attribute_pair_examples <= 0:
-            raise ValueError("pair_every mixes in the pair stage's scenes: set attribute_pair_examples too")
-        # pair scenes far from those of the pair stage, so none is seen twice
-        stages.append(lambda i: pair_rows(MIXED_PAIRS + i) if i % pair_every == 0 else world.rows("train", i))
-    else:
-        stages.append(lambda i: world.rows("train", i))
-    streams = [RowStream(rows_at, task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene)
-               for rows_at in stages]
-    return CurriculumStream(streams, counts) if counts else streams[0]
+@dataclass(frozen=True)
+class CaptionRecipe(Recipe):
+    pass
 
 
-def naming_colour(rows: list[dict]) -> list[dict]:
-    """``rows`` with only their expressions that name a colour."""
-    return keep_expressions(rows, lambda text, kind: bool(COLOURS.keys() & set(text.split())))
+@dataclass(frozen=True)
+class GroundRecipe(Recipe):
+    # the curriculum (docs/experiments.md): first two-object scenes told apart by attribute
+    # expressions naming a colour, x1 trained alone at first, two questions per scene
+    attribute_pair_steps: int = 0
+    first_token_steps: int = 0
+    examples_per_scene: int = 1
+    codec_steps: int = 300  # steps per coordinate format in notebook 02's side-by-side experiment
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "attribute_pair_steps": 5,
+                                   "first_token_steps": 10, "codec_steps": 4}
+
+    def train_config(self, **overrides) -> TrainConfig:
+        return super().train_config(**{"first_token_steps": self.first_token_steps, **overrides})
 
 
-def colour_only(rows: list[dict]) -> list[dict]:
-    """``rows`` with only their attribute expressions that name a colour and nothing else
-    ("the red shape"): the ones only a model that binds colour words can answer."""
-    return keep_expressions(rows, lambda text, kind: kind == "attribute" and named_attributes(text) == "colour")
+@dataclass(frozen=True)
+class SegmentRecipe(Recipe):
+    single_object_fraction: float = 0.0  # share of the steps on one-object scenes first
 
 
-def keep_expressions(rows: list[dict], keep: Callable[[str, str], bool]) -> list[dict]:
-    """``rows`` with only the expressions for which ``keep(text, kind)`` holds, kinds kept
-    alongside. A row may be left with none: streams skip it, evaluation asks it nothing."""
-    kept = []
-    for row in rows:
-        pairs = enumerate(zip(row["expressions"], row["expression_kinds"]))
-        picks = [k for k, (text, kind) in pairs if keep(text, kind)]
-        kept.append({**row, "expressions": [row["expressions"][k] for k in picks],
-                     "expression_kinds": [row["expression_kinds"][k] for k in picks]})
-    return kept
+@dataclass(frozen=True)
+class CombinedRecipe(Recipe):
+    task_weights: dict = field(default_factory=lambda: {"caption": 1.0, "ground": 2.0, "segment": 2.0,
+                                                         "describe": 1.5})
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10}
 
 
-def multi_object_world(seed: int = 0, image_size: int = 64) -> ShapeWorld:
-    """Scenes of 2-4 objects: where referring needs more than finding the only shape."""
-    return ShapeWorld(SceneConfig(image_size=image_size, min_objects=2, max_objects=4), seed=seed)
+STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined")
 
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "tiny": {
+        "01_captioning": CaptionRecipe(steps=400, lr=5e-4, eval_size=100),
+        "02_grounding": GroundRecipe(steps=9500, lr=5e-4, evaluations=8, eval_size=300, attribute_pair_steps=1500,
+                                     first_token_steps=1000, examples_per_scene=2),
+        "03_segmentation": SegmentRecipe(steps=1500, lr=1.5e-3, evaluations=6, eval_size=200,
+                                         single_object_fraction=0.25),
+        "04_combined": CombinedRecipe(steps=1200, lr=1e-3, warmup_steps=100, eval_size=150),
+    },
+    "full": {
+        "01_captioning": CaptionRecipe(steps=5000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=500, eval_size=500),
+        "02_grounding": GroundRecipe(steps=20000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=1000, evaluations=10,
+                                     eval_size=1000),
+        "03_segmentation": SegmentRecipe(steps=20000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=1000,
+                                         evaluations=10, eval_size=1000),
+        "04_combined": CombinedRecipe(steps=20000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=1000, eval_size=1000),
+    },
+}
+
+
+def recipe_for(stage: str, profile: str, smoke: bool = False, **overrides) -> Recipe:
+    """The recipe of ``stage`` in ``profile`` (at CI sizes with ``smoke``), with ``overrides``."""
+    if profile not in RECIPES:
+        raise ValueError(f"unknown profile {profile!r}; profiles are {sorted(RECIPES)}")
+    if stage not in RECIPES[profile]:
+        raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    recipe = RECIPES[profile][stage]
+    return (recipe.smoke() if smoke else recipe).with_overrides(overrides)
+
+
+def parse_assignments(items: list[str] | tuple[str, ...]) -> dict:
+    """``["steps=200", "lr=1e-3", "task_weights={\\"ground\\": 1}"]`` -> typed values: each value is
+    read as JSON (numbers, true/false, objects), else kept as text. A malformed item raises
+    ``ValueError``; the fields themselves are checked by :meth:`Recipe.with_overrides` or the
+    dataclass the values go to."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"an assignment is key=value; got {item!r}")
+        try:
+            out[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name.strip()] = value
+    return out

@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from .profiles import profile_name
+from .profiles import load_profile
 from .stages import RESULTS_FILE, stage_dir
 
 NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
@@ -27,7 +27,7 @@ def run_series(notebook_dir: Path, out: Path) -> dict:
     if not notebooks:
         raise FileNotFoundError(f"no numbered notebooks in {notebook_dir}")
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"profile": profile_name(announce=False), "notebooks": []}
+    summary = {"profile": load_profile(announce=False).name, "notebooks": []}
     for nb in notebooks:
         stage = NOTEBOOK_STAGE.get(nb.stem)
         results = stage_dir(stage) / RESULTS_FILE if stage else None
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--notebooks", type=Path, default=Path("notebooks"))
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"))
     args = parser.parse_args()
-    profile_name()
+    load_profile()
     summary = run_series(args.notebooks, args.out)
     print((args.out / "summary.md").read_text())
     print(f"executed notebooks and summary in {args.out}/ ({len(summary['notebooks'])} notebooks)")

@@ -8,17 +8,15 @@ headline metrics next to its checkpoint, where ``make demo`` collects them.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from .checkpoint import CheckpointError, load_model, save_checkpoint
 from .model import MiniVLM
-from .profiles import checkpoint_root, new_model, smoke_mode
-from .recipes import shapeworld_stream
-from .trainer import TrainConfig, Trainer
+from .profiles import Profile, checkpoint_root, load_profile
+from .recipes import STAGES, GroundRecipe, Recipe
+from .trainer import Trainer
 
-STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined")
 RESULTS_FILE = "results.json"
 
 
@@ -42,21 +40,23 @@ def previous_stage(name: str, stand_in: Callable[[], MiniVLM]) -> MiniVLM:
     return model
 
 
-def short_captioning_model(profile: str = "tiny", steps: int = 100, **config_overrides) -> MiniVLM:
-    """A fresh model with a few captioning steps: the stand-in for a missing stage 01
-    (10 steps in CI smoke mode)."""
-    steps = min(steps, 10) if smoke_mode() else steps
-    model = new_model(profile, **config_overrides)
-    Trainer(model, shapeworld_stream("caption", model.codec), TrainConfig(steps=steps, warmup_steps=10)).train()
+def short_captioning_model(profile: str | Profile = "tiny", **config_overrides) -> MiniVLM:
+    """A fresh model trained for a quarter of the captioning recipe's steps: the stand-in for
+    a missing stage 01."""
+    profile = load_profile(profile, announce=False)
+    recipe = profile.recipe("01_captioning")
+    recipe = recipe.with_overrides({"steps": max(recipe.steps // 4, 1)})
+    model = profile.new_model(**config_overrides)
+    Trainer(model, profile.training_stream("caption", model.codec, recipe), recipe.train_config()).train()
     return model
 
 
-def stage_trainer(name: str, model: MiniVLM, stream, config: TrainConfig, evaluate=None) -> Trainer:
-    """The Trainer of stage ``name``. It saves to the stage's checkpoint every 5% of its steps
-    (unless ``config.save_every`` says otherwise), and when the notebook cell runs again after
-    a kernel restart it continues the interrupted run from its last save instead of starting
-    over (:meth:`Trainer.resume_if_saved`)."""
-    config = replace(config, save_every=config.save_every or max(config.steps // 20, 25))
+def stage_trainer(name: str, model: MiniVLM, stream, recipe: Recipe, evaluate=None) -> Trainer:
+    """The Trainer of stage ``name`` with ``recipe``'s settings. It saves to the stage's
+    checkpoint every 5% of its steps, and when the notebook cell runs again after a kernel
+    restart it continues the interrupted run from its last save instead of starting over
+    (:meth:`Trainer.resume_if_saved`)."""
+    config = recipe.train_config(save_every=max(recipe.steps // 20, 25))
     trainer = Trainer(model, stream, config, output_dir=stage_dir(name), evaluate=evaluate)
     trainer.resume_if_saved()
     return trainer
@@ -78,26 +78,63 @@ def record_results(name: str, metrics: dict, **extra) -> dict:
     return record
 
 
-def compare_codecs(model: MiniVLM, formats: tuple[str, ...], steps: int, eval_rows: list[dict], profile: str,
-                   batch_size: int = 32, lr: float = 2e-3) -> dict[str, dict]:
-    """Train a copy of ``model`` for ``steps`` grounding steps in each codec format and score
-    it, unconstrained (only ``loc`` could be constrained, and that would not be fair). Every
-    format trains on plain cross-entropy (soft location targets exist only for ``loc``), so
-    the format is the one difference."""
+def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dict], profile: Profile,
+                   recipe: GroundRecipe) -> dict[str, dict]:
+    """Train a copy of ``model`` for ``recipe.codec_steps`` grounding steps on one-object
+    scenes in each codec format and score it, unconstrained (only ``loc`` could be
+    constrained, and that would not be fair). Every format trains on plain cross-entropy
+    (soft location targets exist only for ``loc``), so the format is the one difference."""
     import copy
 
-    from .data import training_stream
     from .evaluate import evaluate_grounding
 
+    steps = recipe.codec_steps
+    short = recipe.with_overrides({"steps": steps, "evaluations": 0, "first_token_steps": 0, "attribute_pair_steps": 0,
+                                   "examples_per_scene": 1})
     results = {}
     for fmt in formats:
         candidate = copy.deepcopy(model)
         candidate.config.codec_format, candidate.config.codec_label_sigma = fmt, 0.0
-        stream = training_stream(profile, "ground", candidate.codec, single_object_examples=steps * batch_size)
-        trainer = Trainer(candidate, stream, TrainConfig(steps=steps, batch_size=batch_size, lr=lr,
-                                                         warmup_steps=min(50, steps // 5)))
+        stream = profile.training_stream("ground", candidate.codec, short,
+                                         single_object_examples=steps * recipe.batch_size)
+        trainer = Trainer(candidate, stream, short.train_config())
         trainer.train()
         scored = evaluate_grounding(candidate, eval_rows, constrained=False, progress=False)
         answer_tokens = len(candidate.tokenizer(stream[0].answer, add_special_tokens=False)["input_ids"])
         results[fmt] = scored["metrics"] | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
     return results
+
+
+STAGE_TASK = {"01_captioning": "caption", "02_grounding": "ground", "03_segmentation": "segment"}
+PREVIOUS_STAGE = {"02_grounding": "01_captioning", "03_segmentation": "02_grounding", "04_combined": "03_segmentation"}
+
+
+def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | None = None) -> dict:
+    """Train ``stage`` as its notebook does, without the notebook's side experiments and
+    figures (``vlmkit train``): start from ``start`` (default: the previous stage's
+    checkpoint, or a stand-in if there is none), train with ``recipe`` (saved every 5% and
+    resumable), score on ``recipe.eval_size`` held-out rows, save the checkpoint and record
+    the results. Returns the recorded results."""
+    from .evaluate import evaluate_task
+
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    if start is not None:
+        model = start
+    elif stage in PREVIOUS_STAGE:
+        model = previous_stage(PREVIOUS_STAGE[stage], stand_in=lambda: short_captioning_model(profile))
+    else:
+        model = profile.new_model()
+    tasks = [STAGE_TASK[stage]] if stage in STAGE_TASK else list(recipe.task_weights)
+    stream = profile.mixture_stream(recipe.task_weights, model.codec) if stage not in STAGE_TASK else \
+        profile.training_stream(tasks[0], model.codec, recipe)
+    probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
+    trainer = stage_trainer(stage, model, stream, recipe, evaluate=lambda m: {
+        f"{task}/{k}" if len(tasks) > 1 else k: v for task in tasks
+        for k, v in evaluate_task(m, task, probe[task], progress=False).items()})
+    trainer.train()
+    metrics = {task: evaluate_task(model, task, profile.evaluation_rows(task, "val", count=recipe.eval_size))
+               for task in tasks}
+    save_stage(model, stage, trainer)
+    headline = metrics[tasks[0]] if len(tasks) == 1 else {f"{t}/{k}": v for t, m in metrics.items() for k, v in m.items()}
+    return record_results(stage, headline, train_steps=trainer.step, train_minutes=round(trainer.train_seconds / 60, 2))

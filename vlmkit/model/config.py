@@ -155,5 +155,3 @@ def full_config(**overrides) -> VLMConfig:
                      lm_max_positions=2048, codec_bins=1000)
     return dataclasses.replace(base, **overrides)
 
-
-PRESETS = {"tiny": tiny_config, "full": full_config}

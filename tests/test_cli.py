@@ -1,0 +1,72 @@
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vlmkit.checkpoint import load_model, save_checkpoint
+from vlmkit.cli import main
+
+COMMANDS = ("demo", "train", "ground", "segment", "eval")
+
+
+def test_help_of_the_command_and_every_subcommand_exits_zero():
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "vlmkit"]
+    assert script.value == "vlmkit.cli:main"
+    for args in ([], *([c] for c in COMMANDS)):
+        done = subprocess.run([sys.executable, "-m", "vlmkit", *args, "--help"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "usage: vlmkit" in done.stdout
+
+
+def _run(argv, capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    out, err = capsys.readouterr()
+    return done.value.code, out, err
+
+
+@pytest.fixture
+def checkpoint_and_image(micro_model, tmp_path):
+    path = save_checkpoint(micro_model, tmp_path / "ckpt")
+    image = tmp_path / "scene.png"
+    Image.fromarray(np.full((48, 64, 3), 200, np.uint8)).save(image)
+    return path, image
+
+
+def test_ground_prints_a_box_and_writes_the_overlay(checkpoint_and_image, tmp_path, capsys):
+    path, image = checkpoint_and_image
+    code, out, _ = _run(["ground", str(path), str(image), "The red circle.", "--out", str(tmp_path / "o.png")], capsys)
+    assert code == 0
+    assert "answer: <loc_" in out and "box (x1, y1, x2, y2 pixels): [" in out
+    assert Image.open(tmp_path / "o.png").size[0] > 100
+
+
+def test_segment_prints_an_outline_or_says_why_not(checkpoint_and_image, tmp_path, capsys):
+    path, image = checkpoint_and_image
+    code, out, _ = _run(["segment", str(path), str(image), "the square", "--out", str(tmp_path / "s.png")], capsys)
+    assert (code, "outline part 0" in out) == (0, True) or (code, "no outline:" in out) == (1, True)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ground", "{ckpt}", "{image}", "the purple elephant"], "vocabulary has no ['elephant']"),
+    (["ground", "{tmp}/nowhere", "{image}", "the circle"], "no checkpoint at"),
+    (["ground", "{ckpt}", "{tmp}/missing.png", "the circle"], "image not found"),
+    (["train", "02_grounding", "--set", "stpes=3"], "GroundRecipe has no field ['stpes']"),
+])
+def test_bad_input_ends_with_one_line_and_status_two(checkpoint_and_image, tmp_path, capsys, argv, message):
+    path, image = checkpoint_and_image
+    argv = [a.format(ckpt=path, image=image, tmp=tmp_path) for a in argv]
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_train_runs_a_stage_with_its_recipe_and_saves_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VLMKIT_SMOKE", "1")
+    code, out, _ = _run(["train", "01_captioning", "--set", "steps=3", "eval_size=2",
+                         "--checkpoint-dir", str(tmp_path)], capsys)
+    assert code == 0 and "CaptionRecipe(steps=3," in out and '"cider"' in out
+    assert load_model(tmp_path / "01_captioning").config.codec_bins == 64
+    assert (tmp_path / "01_captioning" / "results.json").is_file()

@@ -1,0 +1,82 @@
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from vlmkit.profiles import load_profile
+from vlmkit.recipes import (RECIPES, STAGES, CombinedRecipe, GroundRecipe, SegmentRecipe, parse_assignments,
+                            recipe_for)
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
+                  "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined"}
+
+
+def _cells(notebook: Path) -> list[dict]:
+    return [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("name, stage", NOTEBOOK_STAGE.items())
+@pytest.mark.parametrize("profile", ["tiny", "full"])
+def test_each_notebook_trains_with_its_stage_recipe_of_the_chosen_profile(name, stage, profile, monkeypatch):
+    monkeypatch.delenv("VLMKIT_SMOKE", raising=False)
+    cells = _cells(NOTEBOOKS / f"{name}.ipynb")
+    (parameters,) = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+    source = "".join(parameters["source"])
+    assert not re.search(r"^\w+ = [\d.]+", source, re.M), "a number in the parameters cell copies the recipe"
+    namespace = {}
+    exec(source, namespace)  # as papermill runs it, then with the profile it injects
+    namespace["profile"] = profile
+    code = "\n".join("".join(c["source"]) for c in cells)
+    assert f'profile.recipe("{stage}", **overrides)' in code
+    recipe = load_profile(namespace["profile"], announce=False).recipe(stage, **namespace["overrides"])
+    assert recipe == RECIPES[profile][stage]
+
+
+def test_the_full_profile_selects_the_full_recipes_not_the_tiny_ones():
+    full, tiny = load_profile("full", announce=False), load_profile("tiny", announce=False)
+    for stage in STAGES:
+        assert full.recipe(stage) is not tiny.recipe(stage)
+        assert full.recipe(stage).lr < tiny.recipe(stage).lr and full.recipe(stage).vision_lr_scale == 0.1
+    assert full.recipe("02_grounding").attribute_pair_steps == 0  # no ShapeWorld curriculum on real data
+    assert full.recipe("02_grounding").train_config().vision_lr_scale == 0.1
+
+
+def test_smoke_mode_shrinks_every_recipe_and_keeps_the_rest(monkeypatch):
+    monkeypatch.setenv("VLMKIT_SMOKE", "1")
+    ground = load_profile("tiny", announce=False).recipe("02_grounding")
+    assert (ground.steps, ground.first_token_steps, ground.codec_steps) == (20, 10, 4)
+    assert ground.lr == RECIPES["tiny"]["02_grounding"].lr and ground.examples_per_scene == 2
+
+
+def test_train_config_carries_the_recipe():
+    config = GroundRecipe(steps=1000, lr=1e-3, evaluations=4, first_token_steps=100, warmup_steps=500).train_config()
+    assert (config.steps, config.lr, config.eval_every, config.first_token_steps) == (1000, 1e-3, 250, 100)
+    assert config.warmup_steps == 200  # at most a fifth of the steps
+    assert SegmentRecipe(steps=10).train_config(seed=3).seed == 3
+
+
+def test_overrides_are_checked_against_the_fields():
+    recipe = recipe_for("04_combined", "tiny", steps=50, task_weights={"ground": 1.0})
+    assert isinstance(recipe, CombinedRecipe) and recipe.steps == 50 and recipe.task_weights == {"ground": 1.0}
+    with pytest.raises(ValueError, match=r"CombinedRecipe has no field \['stpes'\]"):
+        recipe_for("04_combined", "tiny", stpes=50)
+    with pytest.raises(ValueError, match="GroundRecipe.steps is int, got 'many'"):
+        recipe_for("02_grounding", "tiny", steps="many")
+    with pytest.raises(ValueError, match="steps is int, got True"):
+        recipe_for("02_grounding", "tiny", steps=True)
+    assert recipe_for("03_segmentation", "tiny", lr=1).lr == 1  # an int is a fine float
+    with pytest.raises(ValueError, match="unknown stage"):
+        recipe_for("05_video", "tiny")
+    with pytest.raises(ValueError, match="unknown profile"):
+        recipe_for("02_grounding", "huge")
+    assert dataclasses.is_dataclass(recipe) and recipe == dataclasses.replace(recipe)
+
+
+def test_assignments_parse_to_typed_values():
+    assert parse_assignments(["steps=200", "lr=1e-3", "task_weights={\"ground\": 1}", "name=abc"]) == \
+        {"steps": 200, "lr": 1e-3, "task_weights": {"ground": 1}, "name": "abc"}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_assignments(["steps"])

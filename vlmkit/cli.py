@@ -1,0 +1,169 @@
+"""The ``vlmkit`` command: the notebooks' main calls, from a shell.
+
+    vlmkit demo                                   run the four notebooks (what ``make demo`` does)
+    vlmkit train STAGE [--set key=value ...]      train one stage with its recipe
+    vlmkit ground CHECKPOINT IMAGE "expression"   a box for the object the expression names
+    vlmkit segment CHECKPOINT IMAGE "expression"  its outline
+    vlmkit eval CHECKPOINT                        held-out scores of a checkpoint
+
+``vlmkit COMMAND --help`` says more. Bad input (a missing file, an unknown word, a recipe
+field that does not exist) ends with a one-line error and exit status 2; a model answer
+that does not parse ends with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .recipes import STAGES
+
+EVAL_TASKS = ("caption", "ground", "segment", "describe")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vlmkit", description="Learn and do visual grounding with a small VLM.",
+                                     epilog="Profiles: --profile or VLMKIT_PROFILE (tiny: CPU, offline; full: GPU, "
+                                            "pretrained models, RefCOCO/COCO).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run the notebook series headless and summarise its results",
+                               description="Execute every numbered notebook in order (papermill) and write the "
+                                           "executed copies and summary.md/summary.json. Needs the notebooks: run it "
+                                           "in a clone of the repository, or pass --notebooks.")
+    demo.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of the numbered notebooks")
+    demo.add_argument("--out", type=Path, default=Path("outputs/demo"), help="where the executed notebooks go")
+
+    train = commands.add_parser("train", help="train one stage with its recipe",
+                                description="Train STAGE as its notebook does (from the previous stage's checkpoint, "
+                                            "or a stand-in), score it on held-out rows and save it to the checkpoint "
+                                            "folder. Interrupted, the same command continues from the last save.")
+    train.add_argument("stage", choices=STAGES, metavar="STAGE", help=f"one of {', '.join(STAGES)}")
+    train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="assignments",
+                       help="change recipe fields, e.g. --set steps=200 lr=1e-3 (see vlmkit.recipes)")
+    train.add_argument("--from", type=Path, default=None, dest="start", metavar="CHECKPOINT",
+                       help="start from this checkpoint instead of the previous stage's")
+    train.add_argument("--profile", choices=("tiny", "full"), default=None, help="default: VLMKIT_PROFILE or tiny")
+    train.add_argument("--checkpoint-dir", type=Path, default=None,
+                       help="where stages are saved (default: VLMKIT_CHECKPOINT_DIR or checkpoints/)")
+
+    for name, what in (("ground", "a box"), ("segment", "an outline")):
+        answer = commands.add_parser(name, help=f"{what} for the object an expression names",
+                                     description=f"Print {what} (pixels of IMAGE) for the object EXPRESSION names, "
+                                                 f"and with --out save IMAGE with it drawn on.")
+        answer.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="a saved vlmkit checkpoint folder")
+        answer.add_argument("image", type=Path, metavar="IMAGE", help="an image file (PNG, JPEG, TIFF, ...)")
+        answer.add_argument("expression", metavar="EXPRESSION", help='e.g. "the red circle"')
+        answer.add_argument("--out", type=Path, default=None, metavar="OVERLAY.png", help="save the image with the answer")
+
+    evaluate = commands.add_parser("eval", help="held-out scores of a checkpoint",
+                                   description="Score CHECKPOINT on held-out rows of its profile and print the table.")
+    evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    evaluate.add_argument("--tasks", nargs="+", choices=EVAL_TASKS, default=["ground"], help="default: ground")
+    evaluate.add_argument("--split", default="val", help="default: val")
+    evaluate.add_argument("--count", type=int, default=100, help="held-out scenes or rows (default 100)")
+    evaluate.add_argument("--profile", choices=("tiny", "full"), default=None, help="default: VLMKIT_PROFILE or tiny")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .images import ImageError
+    from .polygons import PolygonError
+    from .schema import RecordError
+
+    try:
+        sys.exit(COMMANDS[args.command](args))
+    except (CheckpointError, ImageError, RecordError, PolygonError, FileNotFoundError, ValueError) as err:
+        print(f"vlmkit {args.command}: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .profiles import load_profile
+    from .series import run_series
+
+    load_profile()
+    summary = run_series(args.notebooks, args.out)
+    print((args.out / "summary.md").read_text())
+    print(f"executed notebooks and summary in {args.out}/ ({len(summary['notebooks'])} notebooks)")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .profiles import CHECKPOINT_ENV, load_profile
+    from .recipes import parse_assignments
+    from .stages import stage_dir, train_stage
+
+    if args.checkpoint_dir is not None:
+        os.environ[CHECKPOINT_ENV] = str(args.checkpoint_dir)
+    profile = load_profile(args.profile)
+    recipe = profile.recipe(args.stage, **parse_assignments(args.assignments))
+    print(recipe)
+    start = load_model(args.start) if args.start else None
+    results = train_stage(args.stage, profile, recipe, start=start)
+    print(json.dumps(results["metrics"], indent=1, default=float))
+    print(f"saved to {stage_dir(args.stage)}")
+    return 0
+
+
+def _answer(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .checkpoint import load_model
+    from .inference import ground, segment
+    from .viz import show_example
+
+    model = load_model(args.checkpoint).eval()
+    answer, parsed = (ground if args.command == "ground" else segment)(model, args.image, args.expression)
+    print(f"answer: {answer}")
+    if not parsed.ok:
+        print(f"no {'box' if args.command == 'ground' else 'outline'}: {parsed.failure.value}"
+              f"{' (' + parsed.detail + ')' if parsed.detail else ''}")
+        return 1
+    if args.command == "ground":
+        print("box (x1, y1, x2, y2 pixels):", [round(v, 1) for v in parsed.value])
+    else:
+        for k, part in enumerate(parsed.value):
+            print(f"outline part {k} ({len(part)} vertices):", [(round(x, 1), round(y, 1)) for x, y in part])
+    if args.out is not None:
+        fig, ax = plt.subplots(figsize=(4, 4.3))
+        box = parsed.value if args.command == "ground" else None
+        polygons = parsed.value if args.command == "segment" else None
+        show_example(ax, args.image, f'"{args.expression}" -> the model\'s answer (red, dashed)', pred_box=box,
+                     pred_polygons=polygons)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.out, dpi=120, bbox_inches="tight")
+        plt.close(fig)
+        print(f"overlay written to {args.out}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .evaluate import evaluate_task
+    from .metrics import format_table
+    from .profiles import load_profile
+
+    profile = load_profile(args.profile)
+    model = load_model(args.checkpoint).eval()
+    scores = {task: evaluate_task(model, task, profile.evaluation_rows(task, args.split, count=args.count))
+              for task in args.tasks}
+    if args.json:
+        print(json.dumps(scores, indent=1, default=float))
+    else:
+        columns = sorted({k for m in scores.values() for k, v in m.items() if isinstance(v, (int, float))})
+        print(format_table(scores, columns))
+    return 0
+
+
+COMMANDS = {"demo": _demo, "train": _train, "ground": _answer, "segment": _answer, "eval": _eval}

@@ -1,0 +1,89 @@
+"""Answers from a model: batched greedy generation, and one call per expression.
+
+:func:`predict` answers a batch of examples of one task (KV cache, optional grammar-
+constrained decoding); :func:`ground` and :func:`segment` answer one free-text expression on
+one image, the way a user or the command line asks. Scoring lives in :mod:`vlmkit.evaluate`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+from transformers import LogitsProcessorList
+
+from .codecs import Parsed
+from .constrained import LocationGrammar
+from .images import load_image
+from .model import MiniVLM
+from .polygons import Polygon
+from .processor import Processor
+from .tasks import PROMPTS, Example
+from .tokenizer import ExpressionError, read_expression
+
+MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "describe": 16}
+
+
+@torch.no_grad()
+def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = 64, constrained: bool | None = None,
+            max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
+    """Greedy answers for ``examples`` (all of one task), batched, with the KV cache.
+
+    ``constrained``: grammar-constrained decoding of boxes/outlines; ``None`` (default)
+    means "whenever the task and the codec format allow it" (ground/segment in ``loc``)."""
+    if not examples:
+        return []
+    task = examples[0].task
+    max_new = max_new_tokens or MAX_TOKENS[task]
+    processors = None
+    if constrained is None:
+        constrained = task in ("ground", "segment") and model.codec.fmt == "loc"
+    if constrained:
+        if task not in ("ground", "segment"):
+            raise ValueError(f"constrained decoding applies to ground/segment, not {task!r}")
+        shape = "box" if task == "ground" else "polygon"
+        processors = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, shape, max_new)])
+    processor = Processor.for_model(model)
+    was_training = model.training
+    model.eval()
+    answers = []
+    for start in tqdm(range(0, len(examples), batch_size), desc=f"predict {task}", disable=not progress):
+        batch = {k: v.to(model.device) for k, v in processor.prompt_batch(examples[start:start + batch_size]).items()}
+        answers += processor.decode(model.generate(**batch, max_new_tokens=max_new, logits_processor=processors))
+    model.train(was_training)
+    return answers
+
+
+def ground(model: MiniVLM, image, expression: str, constrained: bool | None = None) -> tuple[str, Parsed]:
+    """Ground one free-text ``expression`` on ``image`` (path, PIL or array; see
+    :func:`vlmkit.images.load_image`): ``(the model's answer text, Parsed box in pixels of
+    that image)``. The expression is read by :func:`vlmkit.tokenizer.read_expression`
+    (normalised, or refused with the reason) and must fit the model's context."""
+    pil = load_image(image)
+    expression = read_expression(model.tokenizer, expression)
+    example = Example("ground", pil, f"{PROMPTS['ground']} {expression}", answer="", row={})
+    _check_fits(model, example, MAX_TOKENS["ground"])
+    (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
+    return answer, model.codec.parse_box(answer, pil.width, pil.height)
+
+
+def segment(model: MiniVLM, image, expression: str, constrained: bool | None = None) -> tuple[str, Parsed[list[Polygon]]]:
+    """Outline the object ``expression`` names on ``image``, as :func:`ground` boxes it:
+    ``(the model's answer text, Parsed polygon parts in pixels of that image)``."""
+    pil = load_image(image)
+    expression = read_expression(model.tokenizer, expression)
+    example = Example("segment", pil, f"{PROMPTS['segment']} {expression}", answer="", row={})
+    _check_fits(model, example, MAX_TOKENS["segment"])
+    (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
+    return answer, model.codec.parse_polygons(answer, pil.width, pil.height)
+
+
+def _check_fits(model: MiniVLM, example: Example, answer_tokens: int) -> None:
+    """Refuse, with the limit, a prompt that leaves the answer no room in the model's context."""
+    limit = model.lm.config.max_position_embeddings
+    prompt = len(Processor.for_model(model).prompt_ids(example))
+    if prompt + answer_tokens > limit:
+        raise ExpressionError(f"the prompt is {prompt} tokens (image included) and the answer needs {answer_tokens}, "
+                              f"beyond the {limit} positions the model reads; shorten the expression by "
+                              f"{prompt + answer_tokens - limit} tokens or more")
