@@ -17,7 +17,7 @@ colour word changes.
 MLP: colour is then perfectly readable, and whatever fails is the language model's lookup.
 ``--colour-last`` asks "locate: the shape red", so the colour word is the token the answer is
 predicted from; ``--image-after-prompt`` lets the image tokens read the words;
-``--first-token-only`` (or ``--first-token-steps``) trains on x1 alone. README (results) has
+``--first-token-only`` (or ``--first-token-steps``) trains on x1 alone. docs/experiments.md#binding-probe has
 the measurements.
 """
 

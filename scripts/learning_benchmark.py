@@ -2,7 +2,7 @@
 checkpoint, on 2 CPU threads, and print Acc@0.5 on held-out 2-4 object scenes against
 training time (evaluation time excluded). "colour" is Acc@0.5 on the colour-only expressions
 of those scenes ("the red shape"): whether the model has bound colour words, which decides
-how far a run gets (README, results).
+how far a run gets (docs/experiments.md#colour-binding).
 
     python scripts/learning_benchmark.py                       # the tiny recipes of vlmkit.recipes
     python scripts/learning_benchmark.py --set steps=8000 --config lm_heads=4   # a variant

@@ -149,7 +149,7 @@ def test_parquet_bad_input(parquet_file, tmp_path):
 
 def test_full_profile_data_entry_points_read_the_documented_layout(refer_tree, tmp_path, monkeypatch):
     """VLMKIT_DATA/refcoco/refcoco/{refs(unc).p, instances.json} + VLMKIT_DATA/coco/train2014/ and
-    VLMKIT_DATA/coco/annotations/captions_*.json, exactly as the README's GPU recipe lays them out."""
+    VLMKIT_DATA/coco/annotations/captions_*.json, exactly as docs/gpu.md lays them out."""
     import shutil
 
     from vlmkit.codecs import Codec

@@ -1,4 +1,4 @@
-"""The diagnostic scripts' own logic (their numbers come from real models; see the README)."""
+"""The diagnostic scripts' own logic (their numbers come from real models; see docs/experiments.md)."""
 
 import importlib.util
 import json

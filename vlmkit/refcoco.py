@@ -158,7 +158,7 @@ def _check_images(rows: list[dict]) -> None:
     missing = sorted({r["image"] for r in rows if not Path(r["image"]).is_file()})
     if missing:
         raise FileNotFoundError(f"{len(missing)} image(s) missing, e.g. {missing[0]}; download COCO train2014 "
-                                f"into that folder (see the README's GPU recipe)")
+                                f"into that folder (see docs/gpu.md)")
 
 
 def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "refcoco") -> list[dict]:

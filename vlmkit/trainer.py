@@ -56,7 +56,7 @@ class TrainConfig:
     # For this many steps train on each answer's first token alone. For a box that is x1,
     # where the model decides *which* object: trained on the whole box from the start,
     # teacher-forced y1, x2 and y2 just follow x1 to its object and the model never learns
-    # to read the words (scripts/binding_probe.py, README).
+    # to read the words (docs/experiments.md#binding-probe).
     first_token_steps: int = 0
     vision_lr_scale: float = 1.0  # the vision encoder's learning rate, as a share of lr
 
@@ -76,7 +76,7 @@ def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
 def _mixed_precision(setting: str) -> str:
     """``setting``, with "auto" resolved: bf16 on a GPU that supports it, and on a CPU with
     bf16 instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then take 22%
-    less time; whether it learns as well is measured in the README), else "no" (fp32).
+    less time; whether it learns as well: docs/experiments.md#bf16), else "no" (fp32).
     Losses are computed in fp32."""
     if setting != "auto":
         return setting

@@ -58,17 +58,22 @@ def show_example(ax: matplotlib.axes.Axes, image, title: str = "", true_box=None
     ax.axis("off")
 
 
-def _legend(fig: plt.Figure, with_prediction: bool) -> None:
-    handles = [Line2D([], [], color=TRUE_COLOUR, label="ground truth")]
+def _legend(fig: plt.Figure, truth: str, with_prediction: bool) -> None:
+    shape = {"box": "box", "outline": "outline", "both": "box and outline"}[truth]
+    handles = [Line2D([], [], color=TRUE_COLOUR, label=f"true {shape}")]
     if with_prediction:
         handles.append(Line2D([], [], color=PRED_COLOUR, linestyle="--", label="prediction"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
 
 
 def gallery(rows: Sequence[dict], title: str, predictions: Sequence[dict] | None = None, columns: int = 4,
-            show_polygons: bool = True) -> plt.Figure:
+            truth: str = "both") -> plt.Figure:
     """A grid of unified-schema rows with their first expression; ``predictions`` (optional,
-    one dict per row with ``box`` and/or ``polygons`` and an optional ``label``) are overlaid."""
+    one dict per row with ``box`` and/or ``polygons`` and an optional ``label``) are overlaid.
+    ``truth`` draws the true ``"box"``, ``"outline"`` or ``"both"``: compare like with like,
+    an outline prediction with the true outline."""
+    if truth not in ("box", "outline", "both"):
+        raise ValueError(f"truth is 'box', 'outline' or 'both', not {truth!r}")
     n = len(rows)
     if n == 0:
         raise ValueError("gallery needs at least one row")
@@ -81,11 +86,11 @@ def gallery(rows: Sequence[dict], title: str, predictions: Sequence[dict] | None
         text = row["expressions"][0] if row.get("expressions") else row.get("category", "")
         if pred.get("label"):
             text = f"{text} [{pred['label']}]"
-        show_example(ax, row["image"], text, true_box=row["box"],
-                     true_polygons=row["polygons"] if show_polygons else None,
+        show_example(ax, row["image"], text, true_box=row["box"] if truth != "outline" else None,
+                     true_polygons=row["polygons"] if truth != "box" else None,
                      pred_box=pred.get("box"), pred_polygons=pred.get("polygons"))
     fig.suptitle(title)
-    _legend(fig, predictions is not None)
+    _legend(fig, truth, predictions is not None)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return fig
 

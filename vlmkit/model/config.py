@@ -36,7 +36,7 @@ class VLMConfig:
     mp_pixel_shuffle: int = 2  # >1 merges s*s neighbouring vision tokens into one
     mp_layers: int = 2  # 2: an MLP; 1: one linear map
     mp_hidden: int | None = None  # the MLP's width; default lm hidden size
-    mp_skip: bool = False  # add a linear map of the input to the MLP's output (README, colour)
+    mp_skip: bool = False  # add a linear map of the input to the MLP's output (docs/experiments.md#projector-skip)
     # RMS-normalise the image tokens: a tiny LM trained from scratch has text embeddings far
     # smaller than the projector's output, which then swamps the words (scripts/binding_probe.py)
     mp_output_norm: bool = False
@@ -51,18 +51,18 @@ class VLMConfig:
 
     # Sequence layout. After the prompt, each image token can read the question (the LM is
     # causal) and the answer reads the image tokens: binding a word to an object then needs no
-    # extra step to carry the word to the answer position (scripts/binding_probe.py, README).
+    # extra step to carry the word to the answer position (docs/experiments.md#binding-probe).
     image_after_prompt: bool = False
 
     # Hugging Face attention kernel of both transformers ("eager", "sdpa", ...; None: the
     # library's default). On a CPU under bf16 autocast, torch's fused attention has a slow
-    # backward at these sizes: "eager" makes a tiny-model step 25% cheaper (README, results)
+    # backward at these sizes: "eager" makes a tiny-model step 25% cheaper (docs/experiments.md#eager-attention)
     attn_implementation: str | None = None
 
     codec_format: str = "loc"
     codec_bins: int = 64
     # >0: a location token's target is a Gaussian over neighbouring bins (std in bins), not
-    # one bin, so a guess one bin off is rewarded over one far off (README, results)
+    # one bin, so a guess one bin off is rewarded over one far off (docs/experiments.md#soft-location-targets)
     codec_label_sigma: float = 2.0
 
     def to_dict(self) -> dict:
@@ -136,10 +136,10 @@ def _type_name(hint: object) -> str:
 
 def tiny_config(**overrides) -> VLMConfig:
     """The offline CPU model: a 3x3 conv stem, a 2-layer ViT on 64 px images in 8 px patches
-    (with 4, a step costs ~10% more and grounding learned no better per step; README, results),
+    (with 4, a step costs ~10% more and grounding learned no better per step; docs/experiments.md#vit-layers),
     folded 2x2 into 16 image tokens by an MLP with a linear skip, RMS-normalised and placed
     after the prompt, a 2-layer Llama-style LM with 8 attention heads (with 4, some seeds never
-    bound colour words; README, results),
+    bound colour words; docs/experiments.md#colour-binding),
     location targets spread over neighbouring bins, eager attention (each choice measured by
     ``scripts/learning_benchmark.py``, ``scripts/binding_probe.py`` or
     ``scripts/feature_probe.py``)."""

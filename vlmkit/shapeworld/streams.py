@@ -4,7 +4,7 @@ The grounding curriculum: the prototype (``docs/experiments.md#curriculum``) put
 single-object scenes first (with 2-4 objects from the start its model stayed at the dataset's average box). The
 tiny default instead starts with two-object scenes told apart by attribute expressions that
 name a colour: with x1 trained alone (``TrainConfig.first_token_steps``) a tiny model learns
-*where* and *which* together there, then carries that to 2-4 objects (README, results).
+*where* and *which* together there, then carries that to 2-4 objects (``docs/experiments.md#x1-first``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
     With ``colour_pairs`` every pair expression names a colour ("the red shape", "the small
     red circle"), drawn from all of an object's attribute expressions: with the shortest ones
     ("the circle") a model can bind shape words alone and often never binds colour, which
-    then fails every "the red shape" in 2-4 object scenes (README, results). With
+    then fails every "the red shape" in 2-4 object scenes (``docs/experiments.md#colour-binding``). With
     ``pair_every`` = n > 0 every n-th scene after the pair stage is still such a pair, so
     that the pressure to bind colour words stays on (the pair stage must be on)."""
     world = world or ShapeWorld()
