@@ -23,43 +23,7 @@ from vlmkit.checkpoint import load_model
 from vlmkit.processor import Processor
 from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import multi_object_world
-from vlmkit.shapeworld.scenes import Scene
-
-TRAIN_SCENES, TEST_SCENES, MIN_COVER = 400, 200, 0.2
-
-
-def cell_labels(scene: Scene, grid: int, attribute: str, values: list[str]) -> np.ndarray:
-    """``attribute`` index of the object covering most of each grid cell, -1 where none covers enough."""
-    cell = scene.size // grid
-    labels = np.full(grid * grid, -1)
-    for r in range(grid):
-        for c in range(grid):
-            cover = [o.mask[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell].sum() for o in scene.objects]
-            best = int(np.argmax(cover))
-            if cover[best] >= MIN_COVER * cell * cell:
-                labels[r * grid + c] = values.index(getattr(scene.objects[best], attribute))
-    return labels
-
-
-def standardised(features: torch.Tensor) -> torch.Tensor:
-    """Each feature at mean 0 and std 1 over all scenes and tokens, so one probe setting fits all."""
-    return (features - features.mean((0, 1))) / (features.std((0, 1)) + 1e-6)
-
-
-def linear_probe_accuracy(features: torch.Tensor, labels: torch.Tensor, classes: int) -> float:
-    """Held-out accuracy of a linear classifier on ``features`` (scenes, tokens, dim)."""
-    train, test = slice(0, TRAIN_SCENES), slice(TRAIN_SCENES, None)
-    x, y = features[train].flatten(0, 1), labels[train].flatten()
-    x, y = x[y >= 0], y[y >= 0]
-    probe = torch.nn.Linear(features.shape[-1], classes)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=1e-2, weight_decay=1e-4)
-    for _ in range(500):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(probe(x), y).backward()
-        optimizer.step()
-    xt, yt = features[test].flatten(0, 1), labels[test].flatten()
-    with torch.no_grad():
-        return (probe(xt[yt >= 0]).argmax(-1) == yt[yt >= 0]).float().mean().item()
+from vlmkit.probes import TEST_SCENES, TRAIN_SCENES, cell_labels, linear_probe_accuracy, standardised
 
 
 def main() -> None:

@@ -13,26 +13,14 @@ attributes it names: which words the model binds, and which it does not.
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from vlmkit.checkpoint import load_model
 from vlmkit.evaluate import evaluate_grounding, object_hits
 from vlmkit.shapeworld.streams import keep_expressions, multi_object_world
-from vlmkit.shapeworld.language import named_attributes
-
-
-def accuracy_by_named_attributes(result: dict) -> dict[str, dict]:
-    """Acc@0.5 of the attribute expressions in ``result`` (from evaluate_grounding), grouped
-    by :func:`vlmkit.shapeworld.language.named_attributes`."""
-    hits = defaultdict(list)
-    for example, iou in zip(result["examples"], result["ious"]):
-        if example.kind == "attribute":
-            hits[named_attributes(example.expression)].append(iou >= 0.5)
-    return {names: {"queries": len(h), "acc@0.5": float(np.mean(h))} for names, h in sorted(hits.items())}
+from vlmkit.probes import accuracy_by_named_attributes
 
 
 def main() -> None:
@@ -45,7 +33,7 @@ def main() -> None:
     model = load_model(args.checkpoint).eval()
     rows = list(multi_object_world().dataset("val", args.scenes, progress=False))
     result = evaluate_grounding(model, rows, progress=False)
-    print(f"{args.checkpoint}: Acc@0.5 {result['metrics']['acc@0.5']:.3f} over {len(result['examples'])} queries")
+    print(f"{args.checkpoint}: Acc@0.5 {result.metrics['acc@0.5']:.3f} over {len(result.examples)} queries")
     print(f"{'objects':>7} | {'queries':>7} | {'on some':>7} | {'on named':>8} | {'chance':>6} | distinct objects hit")
     for n, hits in object_hits(result).items():
         print(f"{n:>7} | {hits['queries']:>7} | {hits['on_some']:>7.2f} | {hits['on_named']:>8.2f} | "

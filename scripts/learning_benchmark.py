@@ -66,8 +66,8 @@ def main() -> None:
     curve, caption_seconds = [], 0.0
 
     def evaluate(m):
-        metrics = evaluate_grounding(m, eval_rows, progress=False)["metrics"]
-        metrics["colour_only"] = evaluate_grounding(m, colour_rows, per_row=None, progress=False)["metrics"]["acc@0.5"]
+        metrics = evaluate_grounding(m, eval_rows, progress=False).metrics
+        metrics["colour_only"] = evaluate_grounding(m, colour_rows, per_row=None, progress=False).metrics["acc@0.5"]
         minutes = (caption_seconds + ground.train_seconds) / 60
         curve.append({"train_minutes": minutes, "step": ground.step, **metrics})
         print(f"{minutes:9.1f} | {ground.step:5d} | {metrics['acc@0.5']:7.3f} | {metrics['acc@0.75']:8.3f} | "
@@ -98,13 +98,13 @@ def main() -> None:
     ground.train()
 
     final = evaluate_grounding(model, eval_rows, per_row=None, progress=False)
-    print("final, every expression of every held-out object:", json.dumps(final["metrics"]))
-    for kind, m in final["by_kind"].items():
+    print("final, every expression of every held-out object:", json.dumps(final.metrics))
+    for kind, m in final.by_kind.items():
         print(f"  {kind:>9}: Acc@0.5 {m['acc@0.5']:.3f} (n={m['n']})")
     print(f'  colour only ("the red shape"): Acc@0.5 {curve[-1]["colour_only"]:.3f} (n={colour_queries})')
     print(f"wall time {(time.perf_counter() - start) / 60:.1f} min (training + evaluation)")
-    summary = {"args": {k: str(v) for k, v in vars(args).items()}, "curve": curve, "final": final["metrics"],
-               "by_kind": final["by_kind"], "caption_minutes": caption_seconds / 60}
+    summary = {"args": {k: str(v) for k, v in vars(args).items()}, "curve": curve, "final": final.metrics,
+               "by_kind": final.by_kind, "caption_minutes": caption_seconds / 60}
     (args.out / "results.json").write_text(json.dumps(summary, indent=1))
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot([c["train_minutes"] for c in curve], [c["acc@0.5"] for c in curve], "o-", label="Acc@0.5")

@@ -74,8 +74,8 @@ def test_real_image_smoke_run_through_the_coco_path(coco_sample_dir, micro_model
     history = trainer.train()
     assert np.isfinite(history[-1]["loss"])
     result = evaluate_grounding(micro_model, rows, progress=False)
-    assert result["metrics"]["parse_rate"] == 1.0 and result["metrics"]["n"] == len(rows)
-    assert all(0 <= v <= w for p, r in zip(result["parsed"], result["examples"])
+    assert result.metrics["parse_rate"] == 1.0 and result.metrics["n"] == len(rows)
+    assert all(0 <= v <= w for p, r in zip(result.parsed, result.examples)
                for v, w in zip(p.value, (r.row["width"], r.row["height"]) * 2))
 
 

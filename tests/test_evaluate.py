@@ -3,7 +3,7 @@
 import pytest
 
 from vlmkit.codecs import ParseFailure, Parsed
-from vlmkit.evaluate import object_hits
+from vlmkit.evaluate import Scored, object_hits
 from vlmkit.tasks import Example
 
 LEFT, RIGHT = [0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]
@@ -12,7 +12,7 @@ A, B, C = LEFT, [20.0, 20.0, 30.0, 30.0], [40.0, 40.0, 50.0, 50.0]
 
 def _result(queries):
     examples = [Example("ground", None, "locate: x", "", row={"image_id": image, "box": box}) for image, box, _ in queries]
-    return {"examples": examples, "parsed": [p for _, _, p in queries]}
+    return Scored({}, examples, [""] * len(examples), [p for _, _, p in queries])
 
 
 def test_an_answer_that_ignores_the_expression_lands_on_one_object():

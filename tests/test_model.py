@@ -279,7 +279,8 @@ def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):
     model = MiniVLM(config, tokenizer)
     assert model.lm.get_input_embeddings().num_embeddings == len(tokenizer)  # embeddings resized to the tokenizer
     assert model.num_image_tokens == 4
-    assert config.vit_hf_config["hidden_size"] == 32 and config.lm_hf_config["model_type"] == "llama"
+    assert model.config.vit_hf_config["hidden_size"] == 32 and model.config.lm_hf_config["model_type"] == "llama"
+    assert config.vit_hf_config is None and config.lm_hf_config is None  # the given config is left as it was
 
 
 def config_codec(config: VLMConfig):
@@ -319,3 +320,15 @@ def test_soft_location_targets_reward_near_misses_over_far_ones():
     assert soft._answer_loss(exact, target).item() == pytest.approx(0.0, abs=1e-5)
     # tokens that are not locations keep plain cross-entropy
     assert loss(soft, 3, word) == pytest.approx(loss(hard, 3, word))
+
+
+def test_building_a_model_leaves_its_config_as_it_was():
+    from vlmkit.model import MiniVLM
+    from vlmkit.model.config import tiny_config
+    from vlmkit.profiles import tiny_tokenizer
+
+    config = tiny_config(**MICRO)
+    before = config.to_dict()
+    model = MiniVLM(config, tiny_tokenizer(16))
+    assert config.to_dict() == before  # the parts' HF configs go into the model's own copy
+    assert model.config.lm_hf_config["hidden_size"] == 32 and model.config.vit_hf_config["hidden_size"] == 32

@@ -23,7 +23,7 @@ from .boxes import Box, xywh_to_xyxy
 from .images import load_image
 from .polygons import (Polygon, PolygonError, check_rle, flat_to_points, mask_to_polygons, points_to_flat,
                        polygons_to_mask, rle_to_mask)
-from .schema import RecordError
+from .schema import RecordError, make_row
 
 
 def sample_folder() -> Path:
@@ -173,14 +173,13 @@ class CocoInstances:
                        if not o.iscrowd and _area(o.box) >= min_area_fraction * o.width * o.height]
             for k, obj in enumerate(objects):
                 expressions = unique_expressions(obj, objects)
-                rows.append({
-                    "id": f"coco/{split}/{image_id}/{obj.ann_id}", "image_id": str(image_id),
-                    "image": str(self.image_path(image_id)), "width": obj.width, "height": obj.height,
-                    "category": obj.category, "box": list(obj.box),
-                    "polygons": [points_to_flat(p) for p in (obj.polygons or mask_to_polygons(obj.mask))],
-                    "expressions": expressions, "expression_kinds": ["coco-generated"] * len(expressions),
-                    "captions": [], "split": split, "source": "coco",
-                })
+                rows.append(make_row(
+                    id=f"coco/{split}/{image_id}/{obj.ann_id}", image_id=str(image_id),
+                    image=str(self.image_path(image_id)), width=obj.width, height=obj.height,
+                    category=obj.category, box=obj.box,
+                    polygons=[points_to_flat(p) for p in (obj.polygons or mask_to_polygons(obj.mask))],
+                    expressions=expressions, expression_kinds=["coco-generated"] * len(expressions),
+                    split=split, source="coco"))
         return rows
 
 
@@ -234,12 +233,11 @@ def load_caption_rows(captions_file: str | Path, image_dir: str | Path, split: s
         captions = by_image.get(info["id"], [])
         if not captions:
             continue
-        rows.append({
-            "id": f"coco-captions/{split}/{info['id']}", "image_id": str(info["id"]),
-            "image": str(image_dir / info["file_name"]), "width": info["width"], "height": info["height"],
-            "category": "image", "box": [0.0, 0.0, float(info["width"]), float(info["height"])], "polygons": [],
-            "expressions": [], "expression_kinds": [], "captions": captions, "split": split, "source": "coco",
-        })
+        rows.append(make_row(
+            id=f"coco-captions/{split}/{info['id']}", image_id=str(info["id"]),
+            image=str(image_dir / info["file_name"]), width=info["width"], height=info["height"],
+            category="image", box=(0.0, 0.0, info["width"], info["height"]), captions=captions, split=split,
+            source="coco"))
     if not rows:
         raise ValueError(f"{captions_file} has no captioned images")
     orphans = len(by_image.keys() - {i["id"] for i in data["images"]})

@@ -9,16 +9,42 @@ split.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from .boxes import box_iou
+from .codecs import Parsed
 from .inference import predict
 from .metrics import SegmentationScores, caption_metrics, grounding_metrics
 from .model import MiniVLM
 from .polygons import flat_to_points, polygons_to_mask
 from .tasks import Example, make_example
+
+
+@dataclass
+class Scored:
+    """One evaluation: the headline ``metrics`` (name -> value), and per query the example
+    asked, the model's answer, its parse and (grounding, segmentation) its IoU; grounding also
+    has ``by_kind``, the metrics per expression kind."""
+
+    metrics: dict[str, float]
+    examples: list[Example]
+    answers: list[str]
+    parsed: list[Parsed] = field(default_factory=list)
+    ious: np.ndarray | None = None
+    by_kind: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class CycleResult:
+    """Describe-then-ground: per object the description, the parse of its grounding, the IoU."""
+
+    metrics: dict[str, float]
+    descriptions: list[str]
+    parsed: list[Parsed]
+    ious: np.ndarray
 
 
 def queries(rows: Sequence[dict], task: str, codec, per_row: int | None = 1, seed: int = 0) -> list[Example]:
@@ -42,7 +68,7 @@ def _by_kind(examples: Sequence[Example], score) -> dict[str, dict]:
 
 
 def evaluate_grounding(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, constrained: bool | None = None,
-                       batch_size: int = 64, progress: bool = True) -> dict:
+                       batch_size: int = 64, progress: bool = True) -> Scored:
     """Acc@0.5/0.75, mean IoU, parse rate overall and per expression kind; plus predictions."""
     examples = queries(rows, "ground", model.codec, per_row)
     answers = predict(model, examples, batch_size, constrained, progress=progress)
@@ -50,11 +76,10 @@ def evaluate_grounding(model: MiniVLM, rows: Sequence[dict], per_row: int | None
     score = lambda idx: grounding_metrics([parsed[i] for i in idx], [examples[i].row["box"] for i in idx])  # noqa
     boxes = np.array([p.value if p.ok else (0, 0, 0, 0) for p in parsed], float).reshape(-1, 4)
     ious = box_iou(boxes, np.array([ex.row["box"] for ex in examples], float).reshape(-1, 4))
-    return {"metrics": score(range(len(examples))), "by_kind": _by_kind(examples, score),
-            "examples": examples, "answers": answers, "parsed": parsed, "ious": ious}
+    return Scored(score(range(len(examples))), examples, answers, parsed, ious, _by_kind(examples, score))
 
 
-def object_hits(result: dict, threshold: float = 0.5) -> dict[int, dict]:
+def object_hits(result: Scored, threshold: float = 0.5) -> dict[int, dict]:
     """Where grounding fails: finding *an* object, or finding the *named* one.
 
     ``result`` is what :func:`evaluate_grounding` returns. Each query's predicted box is
@@ -67,7 +92,7 @@ def object_hits(result: dict, threshold: float = 0.5) -> dict[int, dict]:
     average; near 1 means the answer does not depend on the expression).
     """
     by_image = defaultdict(list)
-    for ex, parsed in zip(result["examples"], result["parsed"]):
+    for ex, parsed in zip(result.examples, result.parsed):
         by_image[ex.row["image_id"]].append((ex.row, parsed))
     tallies = defaultdict(lambda: np.zeros(5))  # queries, on some, on named, distinct objects, images
     for queries_of_image in by_image.values():
@@ -91,7 +116,7 @@ def object_hits(result: dict, threshold: float = 0.5) -> dict[int, dict]:
 
 def evaluate_segmentation(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1,
                           constrained: bool | None = None,
-                          batch_size: int = 32, progress: bool = True) -> dict:
+                          batch_size: int = 32, progress: bool = True) -> Scored:
     """mIoU, oIoU, Dice, P@0.5-0.9 and parse rate of predicted outlines; plus predictions."""
     examples = queries(rows, "segment", model.codec, per_row)
     answers = predict(model, examples, batch_size, constrained, progress=progress)
@@ -103,22 +128,21 @@ def evaluate_segmentation(model: MiniVLM, rows: Sequence[dict], per_row: int | N
         pred = polygons_to_mask(result.value, h, w) if result.ok else np.zeros((h, w), bool)
         scores.add(pred, polygons_to_mask([flat_to_points(p) for p in ex.row["polygons"]], h, w))
     metrics = scores.summary() | {"parse_rate": float(np.mean([p.ok for p in parsed]))}
-    return {"metrics": metrics, "examples": examples, "answers": answers, "parsed": parsed,
-            "ious": scores.per_sample_iou()}
+    return Scored(metrics, examples, answers, parsed, scores.per_sample_iou())
 
 
-def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> dict:
+def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> Scored:
     """BLEU-4 and CIDEr-D of one greedy caption per image against all its captions."""
     images = list({row["image_id"]: row for row in rows}.values())
     examples = queries(images, "caption", model.codec)
     answers = predict(model, examples, batch_size, progress=progress)
     preds = {row["image_id"]: a for row, a in zip(images, answers)}
     refs = {row["image_id"]: list(row["captions"]) for row in images}
-    return {"metrics": caption_metrics(preds, refs), "examples": examples, "answers": answers}
+    return Scored(caption_metrics(preds, refs), examples, answers)
 
 
 def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch_size: int = 64,
-                         progress: bool = True) -> dict:
+                         progress: bool = True) -> Scored:
     """Region description (REG): BLEU-4/CIDEr against the object's expressions and, for
     ShapeWorld rows with their ``world``, the share of descriptions that the resolver
     finds refer to exactly the described object (the stricter test)."""
@@ -140,29 +164,29 @@ def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch
             except UnresolvableExpression:
                 unique.append(False)
         metrics["resolves_uniquely"] = float(np.mean(unique))
-    return {"metrics": metrics, "examples": examples, "answers": answers}
+    return Scored(metrics, examples, answers)
 
 
-def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> dict:
+def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> CycleResult:
     """Describe each object's box, ground the description, and measure IoU with that box:
     a model that understands its own words finds the object it described."""
     described = evaluate_description(model, rows, batch_size=batch_size, progress=progress)
     grounded_rows = [dict(ex.row, expressions=[a], expression_kinds=["cycle"])
-                     for ex, a in zip(described["examples"], described["answers"])]
+                     for ex, a in zip(described.examples, described.answers)]
     grounded = evaluate_grounding(model, grounded_rows, batch_size=batch_size, progress=progress)
-    ious = grounded["ious"]
-    return {"metrics": {"cycle_acc@0.5": float(np.mean(ious >= 0.5)), "cycle_mean_iou": float(np.mean(ious))},
-            "descriptions": described["answers"], "ious": ious, "parsed": grounded["parsed"]}
+    ious = grounded.ious
+    return CycleResult({"cycle_acc@0.5": float(np.mean(ious >= 0.5)), "cycle_mean_iou": float(np.mean(ious))},
+                       described.answers, grounded.parsed, ious)
 
 
 def evaluate_task(model: MiniVLM, task: str, rows: Sequence[dict], progress: bool = True) -> dict:
     """The headline metrics of ``task`` on ``rows`` (dispatches to the evaluators above)."""
     if task == "caption":
-        return evaluate_captioning(model, rows, progress=progress)["metrics"]
+        return evaluate_captioning(model, rows, progress=progress).metrics
     if task == "ground":
-        return evaluate_grounding(model, rows, progress=progress)["metrics"]
+        return evaluate_grounding(model, rows, progress=progress).metrics
     if task == "segment":
-        return evaluate_segmentation(model, rows, progress=progress)["metrics"]
+        return evaluate_segmentation(model, rows, progress=progress).metrics
     if task == "describe":
-        return evaluate_description(model, rows, progress=progress)["metrics"]
+        return evaluate_description(model, rows, progress=progress).metrics
     raise ValueError(f"unknown task {task!r}")

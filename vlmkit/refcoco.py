@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .coco import annotation_box, annotation_shape
 from .polygons import PolygonError, flat_to_points, mask_to_polygons, points_to_flat, rle_to_mask
-from .schema import RecordError
+from .schema import RecordError, make_row
 
 SPLITS = {("refcoco", "unc"): ("train", "val", "testA", "testB"), ("refcoco", "google"): ("train", "val", "test"),
           ("refcoco+", "unc"): ("train", "val", "testA", "testB"), ("refcocog", "umd"): ("train", "val", "test"),
@@ -141,14 +141,12 @@ def load_refcoco(refer_root: str | Path, image_dir: str | Path, dataset: str = "
                               f"{instances_path} belongs to image {ann.get('image_id')}")
         ann_where = f"{instances_path}, annotation {ann['id']}"
         sentences = [s["sent"] for s in ref["sentences"]]
-        rows.append({
-            "id": f"{dataset}/{split}/{ref['ref_id']}", "image_id": str(ref["image_id"]),
-            "image": str(image_dir / info["file_name"]), "width": info["width"], "height": info["height"],
-            "category": categories[ref["category_id"]], "box": list(annotation_box(ann, ann_where)),
-            "polygons": _object_polygons(ann, info["height"], info["width"], ann_where),
-            "expressions": sentences, "expression_kinds": [dataset] * len(sentences), "captions": [],
-            "split": split, "source": dataset,
-        })
+        rows.append(make_row(
+            id=f"{dataset}/{split}/{ref['ref_id']}", image_id=str(ref["image_id"]),
+            image=str(image_dir / info["file_name"]), width=info["width"], height=info["height"],
+            category=categories[ref["category_id"]], box=annotation_box(ann, ann_where),
+            polygons=_object_polygons(ann, info["height"], info["width"], ann_where),
+            expressions=sentences, split=split, source=dataset))
     if check_images:
         _check_images(rows)
     return rows
@@ -195,10 +193,8 @@ def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "r
         except PolygonError as err:
             raise PolygonError(f"{where}: {err}") from err
         expressions = list(record["answer"])
-        rows.append({
-            "id": f"{dataset}/{split}/{record['question_id']}", "image_id": record["file_name"], "image": image,
-            "width": image.width, "height": image.height, "category": "", "box": list(annotation_box(record, where)),
-            "polygons": polygons, "expressions": expressions, "expression_kinds": [dataset] * len(expressions),
-            "captions": [], "split": split, "source": dataset,
-        })
+        rows.append(make_row(
+            id=f"{dataset}/{split}/{record['question_id']}", image_id=record["file_name"], image=image,
+            width=image.width, height=image.height, box=annotation_box(record, where), polygons=polygons,
+            expressions=expressions, split=split, source=dataset))
     return rows

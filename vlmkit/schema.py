@@ -42,6 +42,18 @@ FEATURES = Features(
 )
 
 
+def make_row(*, id: str, image_id: str, image, width: int, height: int, box, split: str, source: str,
+             category: str = "", polygons=(), expressions=(), expression_kinds=None, captions=()) -> dict:
+    """One unified row, checked (:func:`check_row`). ``expression_kinds`` defaults to
+    ``source`` for every expression, as the RefCOCO papers report by dataset."""
+    expressions = list(expressions)
+    kinds = [source] * len(expressions) if expression_kinds is None else list(expression_kinds)
+    return check_row({"id": id, "image_id": image_id, "image": image, "width": width, "height": height,
+                      "category": category, "box": [float(v) for v in box], "polygons": [list(p) for p in polygons],
+                      "expressions": expressions, "expression_kinds": kinds, "captions": list(captions),
+                      "split": split, "source": source})
+
+
 class RecordError(ValueError):
     """A record of a data file that breaks its format. The message names the file and the
     record (a ref id, an annotation id), so a user can find and fix or drop it."""

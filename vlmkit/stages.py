@@ -84,7 +84,7 @@ def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dic
     scenes in each codec format and score it, unconstrained (only ``loc`` could be
     constrained, and that would not be fair). Every format trains on plain cross-entropy
     (soft location targets exist only for ``loc``), so the format is the one difference."""
-    import copy
+    from dataclasses import replace
 
     from .evaluate import evaluate_grounding
 
@@ -93,15 +93,15 @@ def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dic
                                    "examples_per_scene": 1})
     results = {}
     for fmt in formats:
-        candidate = copy.deepcopy(model)
-        candidate.config.codec_format, candidate.config.codec_label_sigma = fmt, 0.0
+        candidate = MiniVLM(replace(model.config, codec_format=fmt, codec_label_sigma=0.0), model.tokenizer)
+        candidate.load_state_dict(model.state_dict())
         stream = profile.training_stream("ground", candidate.codec, short,
                                          single_object_examples=steps * recipe.batch_size)
         trainer = Trainer(candidate, stream, short.train_config())
         trainer.train()
         scored = evaluate_grounding(candidate, eval_rows, constrained=False, progress=False)
         answer_tokens = len(candidate.tokenizer(stream[0].answer, add_special_tokens=False)["input_ids"])
-        results[fmt] = scored["metrics"] | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
+        results[fmt] = scored.metrics | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
     return results
 
 

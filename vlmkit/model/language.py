@@ -9,7 +9,8 @@ from .config import VLMConfig
 
 
 def build_language_model(config: VLMConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
-    """Build (or load) the LM, make its vocabulary match ``tokenizer``, record its HF config."""
+    """Build (or load) the LM and make its vocabulary match ``tokenizer``. ``config`` is only
+    read: :class:`vlmkit.model.MiniVLM` records the LM's Hugging Face config in its own copy."""
     if config.lm_hf_config is not None:
         hf = dict(config.lm_hf_config)
         lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(hf.pop("model_type"), **hf))
@@ -25,6 +26,5 @@ def build_language_model(config: VLMConfig, tokenizer: PreTrainedTokenizerBase) 
         ))
     if lm.get_input_embeddings().num_embeddings != len(tokenizer):
         lm.resize_token_embeddings(len(tokenizer))
-    config.lm_hf_config = lm.config.to_dict()
     return lm
 

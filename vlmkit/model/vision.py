@@ -52,7 +52,6 @@ class VisionEncoder(nn.Module):
                 grid = config.vit_image_size // config.vit_patch_size
                 with torch.no_grad():
                     table[0, 1:] = sincos_2d(grid, table.shape[-1])
-        config.vit_hf_config = self.vit.config.to_dict()
         # A 3x3 conv in front sees edges inside each patch; the ViT's patchifying conv then
         # summarises them (the ViT reads vit_conv_stem channels instead of RGB).
         self.stem = None

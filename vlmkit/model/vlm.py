@@ -9,6 +9,8 @@ answer and lets the LM continue.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 from transformers import LogitsProcessorList, PreTrainedTokenizerBase
@@ -27,9 +29,13 @@ IGNORE_INDEX = -100
 class MiniVLM(nn.Module):
     def __init__(self, config: VLMConfig, tokenizer: PreTrainedTokenizerBase):
         super().__init__()
-        self.config, self.tokenizer = config, tokenizer
+        self.tokenizer = tokenizer
         self.vision = VisionEncoder(config)
         self.lm = build_language_model(config, tokenizer)
+        # a copy of ``config`` with both parts' Hugging Face configs, so a save reloads offline;
+        # the caller's config is left as it was
+        self.config = dataclasses.replace(config, vit_hf_config=self.vision.vit.config.to_dict(),
+                                          lm_hf_config=self.lm.config.to_dict())
         self.projector = Projector(self.vision.hidden_size, self.lm.config.hidden_size, self.vision.grid,
                                    config.mp_pixel_shuffle, config.mp_hidden, config.mp_output_norm,
                                    config.mp_layers, config.mp_skip)

@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..polygons import points_to_flat
-from ..schema import FEATURES
+from ..schema import FEATURES, make_row
 from .language import KINDS, captions, referring_expressions
 from .scenes import Scene, SceneConfig, generate_scene
 
@@ -83,21 +83,12 @@ class ShapeWorld:
                 continue
             if split == "test_comp" and (obj.colour, obj.shape) not in self.held_out:
                 continue
-            rows.append({
-                "id": f"shapeworld/{split}/{index}/{k}",
-                "image_id": f"shapeworld/{split}/{index}",
-                "image": image,
-                "width": size,
-                "height": size,
-                "category": obj.shape,
-                "box": list(obj.box),
-                "polygons": [points_to_flat(p) for p in obj.polygons],
-                "expressions": [t for _, t in pairs],
-                "expression_kinds": [kind for kind, _ in pairs],
-                "captions": scene_captions,
-                "split": split,
-                "source": "shapeworld",
-            })
+            rows.append(make_row(
+                id=f"shapeworld/{split}/{index}/{k}", image_id=f"shapeworld/{split}/{index}", image=image,
+                width=size, height=size, category=obj.shape, box=obj.box,
+                polygons=[points_to_flat(p) for p in obj.polygons], expressions=[t for _, t in pairs],
+                expression_kinds=[kind for kind, _ in pairs], captions=scene_captions, split=split,
+                source="shapeworld"))
         return rows
 
     def dataset(self, split: str, num_scenes: int, progress: bool = True) -> datasets.Dataset:
