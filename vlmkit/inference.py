@@ -60,23 +60,26 @@ def ground(model: MiniVLM, image, expression: str, constrained: bool | None = No
     :func:`vlmkit.images.load_image`): ``(the model's answer text, Parsed box in pixels of
     that image)``. The expression is read by :func:`vlmkit.tokenizer.read_expression`
     (normalised, or refused with the reason) and must fit the model's context."""
-    pil = load_image(image)
-    expression = read_expression(model.tokenizer, expression)
-    example = Example("ground", pil, f"{PROMPTS['ground']} {expression}", answer="", row={})
-    _check_fits(model, example, MAX_TOKENS["ground"])
-    (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
+    answer, pil = _answer_one(model, "ground", image, expression, constrained)
     return answer, model.codec.parse_box(answer, pil.width, pil.height)
 
 
-def segment(model: MiniVLM, image, expression: str, constrained: bool | None = None) -> tuple[str, Parsed[list[Polygon]]]:
+def segment(model: MiniVLM, image, expression: str,
+            constrained: bool | None = None) -> tuple[str, Parsed[list[Polygon]]]:
     """Outline the object ``expression`` names on ``image``, as :func:`ground` boxes it:
     ``(the model's answer text, Parsed polygon parts in pixels of that image)``."""
+    answer, pil = _answer_one(model, "segment", image, expression, constrained)
+    return answer, model.codec.parse_polygons(answer, pil.width, pil.height)
+
+
+def _answer_one(model: MiniVLM, task: str, image, expression: str, constrained: bool | None):
+    """The model's answer to one ``task`` question about ``image``, and the image as read."""
     pil = load_image(image)
     expression = read_expression(model.tokenizer, expression)
-    example = Example("segment", pil, f"{PROMPTS['segment']} {expression}", answer="", row={})
-    _check_fits(model, example, MAX_TOKENS["segment"])
+    example = Example(task, pil, f"{PROMPTS[task]} {expression}", answer="", row={})
+    _check_fits(model, example, MAX_TOKENS[task])
     (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
-    return answer, model.codec.parse_polygons(answer, pil.width, pil.height)
+    return answer, pil
 
 
 def _check_fits(model: MiniVLM, example: Example, answer_tokens: int) -> None:
