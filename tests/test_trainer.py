@@ -203,3 +203,19 @@ def test_processes_accelerate_does_not_connect_are_refused(monkeypatch):
     model, stream = _fresh()
     with pytest.raises(RuntimeError, match="ACCELERATE_USE_CPU=true"):
         Trainer(model, stream, CONFIG)
+
+
+def test_a_stage_saved_by_its_trainer_is_not_written_twice(tmp_path, monkeypatch):
+    from vlmkit import stages
+    from vlmkit.recipes import CaptionRecipe
+
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path))
+    model, stream = _fresh()
+    trainer = stages.stage_trainer("01_captioning", model, stream, CaptionRecipe(steps=3, batch_size=4))
+    trainer.train()
+    written = (tmp_path / "01_captioning" / "model.safetensors").stat().st_mtime_ns
+    assert stages.save_stage(model, "01_captioning", trainer) == tmp_path / "01_captioning"
+    assert (tmp_path / "01_captioning" / "model.safetensors").stat().st_mtime_ns == written
+    trainer.train(until_step=3)  # nothing new; a save elsewhere still writes
+    assert stages.save_stage(model, "02_grounding", trainer) == tmp_path / "02_grounding"
+    assert (tmp_path / "02_grounding" / "model.safetensors").is_file()

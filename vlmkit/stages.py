@@ -65,6 +65,8 @@ def stage_trainer(name: str, model: MiniVLM, stream, recipe: Recipe, evaluate=No
 def save_stage(model: MiniVLM, name: str, trainer: Trainer | None = None) -> Path:
     """Save the stage's checkpoint (with the trainer's state and history when given)."""
     if trainer is not None:
+        if trainer.saved == (stage_dir(name), trainer.step):
+            return stage_dir(name)  # the stage's trainer saved exactly this at its last step
         return trainer.save(stage_dir(name))
     return save_checkpoint(model, stage_dir(name))
 

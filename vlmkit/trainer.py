@@ -126,6 +126,7 @@ class Trainer:
         self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.step, self.history, self.train_seconds = 0, [], 0.0
+        self.saved = (None, -1)  # (directory, step) of the last save
 
     @property
     def unwrapped(self) -> MiniVLM:
@@ -185,6 +186,7 @@ class Trainer:
         if self.accelerator.is_main_process:
             save_checkpoint(self.unwrapped, target, state,
                             companions={"history.json": json.dumps(self.history, indent=1)})
+        self.saved = (target, self.step)
         return target
 
     def run_evaluation(self) -> None:
