@@ -38,7 +38,7 @@ class Recipe:
     batch_size: int = 32
     lr: float = 5e-4
     warmup_steps: int = 50  # at most a fifth of the steps (see train_config)
-    vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr
+    vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr (0 freezes it)
     evaluations: int = 0  # held-out evaluations during training (0: only at the end)
     eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
 
