@@ -1,27 +1,41 @@
-"""What a tiny-profile grounding step costs on this machine, for the tiny config and variants.
+"""What a tiny-profile grounding step costs on this machine: variants of the config, dynamic
+padding against the source tutorial's fixed padding, and how the cost grows with batch and length.
 
-    python scripts/training_speed.py [--variants lm_heads=4 vit_layers=2] [--steps 200] [--rounds 3]
+    python scripts/training_speed.py [--sections variants padding scaling] [--variants lm_heads=4]
 
 A variant is a set of ``VLMConfig`` overrides (``name=value``, several joined by commas);
 the tiny config itself is always timed first. Each round times ``--steps`` steps of each
 setting in turn, after ``--warmup`` untimed ones: the speed of a shared machine drifts over
 minutes, so settings timed one after the other would differ by the drift. Building one batch
 (scenes, text, tokens: part of every step, the same for every variant) is timed on its own.
+
+``padding``: the same model and examples, each batch padded to its longest sequence (vlmkit's
+processor) or to 384 tokens (what the tutorial this project grew from does), timed in
+alternating rounds, as samples a second and their ratio. ``scaling``: milliseconds a step and
+samples a second at batch 8, 32, 64 and 128 (dynamic padding), and at batch 32 padded to 64,
+128, 256 and 384 tokens, so a learner sees what a bigger machine buys. Both time the model's
+step alone (forward, backward, AdamW) on batches built beforehand, under the precision the
+Trainer would choose here.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from vlmkit.processor import Processor
 from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import multi_object_world, shapeworld_stream
 from vlmkit.recipes import parse_assignments
-from vlmkit.trainer import TrainConfig, Trainer
+from vlmkit.model.vlm import IGNORE_INDEX
+from vlmkit.trainer import TrainConfig, Trainer, cpu_has_bf16
+
+TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 
 
 def parse_overrides(variant: str) -> dict:
@@ -30,26 +44,34 @@ def parse_overrides(variant: str) -> dict:
     return parse_assignments([item for item in variant.split(",") if item])
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--variants", nargs="*", default=["vit_layers=2"], help="VLMConfig overrides to time")
-    p.add_argument("--steps", type=int, default=200, help="timed steps per setting and round")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--threads", type=int, default=2)
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+def padded_to(batch: dict[str, torch.Tensor], length: int, pad_id: int) -> dict[str, torch.Tensor]:
+    """``batch`` padded on the right to ``length`` tokens: padding ids, attention mask 0, labels ignored."""
+    extra = length - batch["input_ids"].shape[1]
+    if extra < 0:
+        raise ValueError(f"the batch is {batch['input_ids'].shape[1]} tokens long, more than {length}")
+    fill = {"input_ids": pad_id, "attention_mask": 0, "labels": IGNORE_INDEX}
+    return {k: F.pad(v, (0, extra), value=fill[k]) if k in fill else v for k, v in batch.items()}
 
+
+def step_ms(model, batches: list[dict], steps: int) -> float:
+    """Milliseconds of one training step (forward, backward, AdamW), over ``steps`` steps that
+    cycle through ``batches``, in bf16 autocast where the CPU has bf16 (as the Trainer's "auto")."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    precision = torch.autocast("cpu", dtype=torch.bfloat16) if cpu_has_bf16() else contextlib.nullcontext()
+    model.train()
+    start = time.perf_counter()
+    for i in range(steps):
+        with precision:
+            loss = model(**batches[i % len(batches)]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return 1000 * (time.perf_counter() - start) / steps
+
+
+def time_variants(args, stream) -> None:
     settings = {"tiny": {}} | {v: parse_overrides(v) for v in args.variants}
     models = {name: new_model("tiny", **overrides) for name, overrides in settings.items()}
-    stream = shapeworld_stream("ground", models["tiny"].codec, multi_object_world(), examples_per_scene=2)
-    processor = Processor.for_model(models["tiny"])
-    start = time.perf_counter()
-    for b in range(20):
-        processor.training_batch([stream[i] for i in range(b * args.batch_size, (b + 1) * args.batch_size)])
-    print(f"building one batch of {args.batch_size}: {1000 * (time.perf_counter() - start) / 20:.1f} ms")
-
     total = args.warmup + args.rounds * args.steps
     config = TrainConfig(steps=total, batch_size=args.batch_size, lr=5e-4, progress=False)
     trainers = {name: Trainer(model, stream, config) for name, model in models.items()}
@@ -65,6 +87,77 @@ def main() -> None:
         rounds = " ".join(f"{m:.0f}" for m in ms)
         print(f"{name:>24}: {np.mean(ms):5.0f} ms a step (rounds: {rounds}), "
               f"{sum(p.numel() for p in models[name].parameters()):,} parameters, {args.threads} torch threads")
+
+
+def batches_of(stream, processor, batch_size: int, count: int) -> list[dict]:
+    return [processor.training_batch([stream[i] for i in range(b * batch_size, (b + 1) * batch_size)])
+            for b in range(count)]
+
+
+def time_padding(args, stream) -> None:
+    # a position table long enough for the tutorial's 384 tokens (rotary positions: no parameters)
+    model = new_model("tiny", lm_max_positions=512)
+    processor = Processor.for_model(model)
+    dynamic = batches_of(stream, processor, args.batch_size, 8)
+    fixed = [padded_to(b, TUTORIAL_LENGTH, model.tokenizer.pad_token_id) for b in dynamic]
+    step_ms(model, dynamic, args.warmup)
+    rounds = {"dynamic": [], "fixed": []}
+    for _ in range(args.rounds):
+        rounds["dynamic"].append(step_ms(model, dynamic, args.padding_steps))
+        rounds["fixed"].append(step_ms(model, fixed, args.padding_steps))
+    length = np.mean([b["input_ids"].shape[1] for b in dynamic])
+    per_second = {k: 1000 * args.batch_size / np.mean(v) for k, v in rounds.items()}
+    for name, label in (("dynamic", f"padded to the longest in the batch ({length:.0f} tokens on average)"),
+                        ("fixed", f"padded to {TUTORIAL_LENGTH} tokens (the tutorial)")):
+        ms = " ".join(f"{m:.0f}" for m in rounds[name])
+        print(f"  {label:<58}: {per_second[name]:7.1f} samples/s ({np.mean(rounds[name]):.0f} ms a step; rounds {ms})")
+    print(f"  dynamic padding trains {per_second['dynamic'] / per_second['fixed']:.1f}x as many samples a second")
+
+
+def time_scaling(args, stream) -> None:
+    model = new_model("tiny", lm_max_positions=512)
+    processor = Processor.for_model(model)
+    step_ms(model, batches_of(stream, processor, 32, 2), args.warmup)
+    print(f"  {'batch':>5} | {'tokens':>6} | {'ms a step':>9} | samples/s")
+    for batch_size in (8, 32, 64, 128):
+        batches = batches_of(stream, processor, batch_size, 4)
+        ms = step_ms(model, batches, args.padding_steps)
+        tokens = np.mean([b["input_ids"].shape[1] for b in batches])
+        print(f"  {batch_size:>5} | {tokens:>6.0f} | {ms:>9.0f} | {1000 * batch_size / ms:9.1f}")
+    base = batches_of(stream, processor, 32, 4)
+    for length in (64, 128, 256, TUTORIAL_LENGTH):
+        ms = step_ms(model, [padded_to(b, length, model.tokenizer.pad_token_id) for b in base], args.padding_steps)
+        print(f"  {32:>5} | {length:>6} | {ms:>9.0f} | {1000 * 32 / ms:9.1f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sections", nargs="+", choices=("variants", "padding", "scaling"),
+                   default=["variants", "padding", "scaling"])
+    p.add_argument("--variants", nargs="*", default=["vit_layers=4"], help="VLMConfig overrides to time")
+    p.add_argument("--steps", type=int, default=200, help="timed Trainer steps per variant and round")
+    p.add_argument("--padding-steps", type=int, default=20, help="timed steps per setting in padding and scaling")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    tiny = new_model("tiny")
+    stream = shapeworld_stream("ground", tiny.codec, multi_object_world(), examples_per_scene=2)
+    start = time.perf_counter()
+    batches_of(stream, Processor.for_model(tiny), args.batch_size, 20)
+    print(f"building one batch of {args.batch_size}: {1000 * (time.perf_counter() - start) / 20:.1f} ms")
+    if "variants" in args.sections:
+        print("Trainer steps (batch building included), the tiny config and variants:")
+        time_variants(args, stream)
+    if "padding" in args.sections:
+        print(f"model steps, batch {args.batch_size}, dynamic padding against the tutorial's fixed padding:")
+        time_padding(args, stream)
+    if "scaling" in args.sections:
+        print("model steps, by batch size (dynamic padding) and by padded length (batch 32):")
+        time_scaling(args, stream)
 
 
 if __name__ == "__main__":

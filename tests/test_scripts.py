@@ -60,3 +60,17 @@ def test_speed_variants_are_parsed_into_typed_config_overrides():
     for malformed in ("lm_heads", "=8", "lm_heads=8,vit_layers"):
         with pytest.raises(ValueError, match="an assignment is key=value"):
             speed.parse_overrides(malformed)
+
+
+def test_padding_to_the_tutorials_length_adds_only_ignored_positions():
+    speed = _script("training_speed")
+    import torch
+
+    batch = {"pixel_values": torch.zeros(2, 3, 8, 8), "input_ids": torch.tensor([[5, 6, 7], [5, 6, 0]]),
+             "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]]), "labels": torch.tensor([[-100, 6, 7], [-100, 6, -100]])}
+    padded = speed.padded_to(batch, 6, pad_id=0)
+    assert padded["input_ids"].tolist() == [[5, 6, 7, 0, 0, 0], [5, 6, 0, 0, 0, 0]]
+    assert padded["attention_mask"][:, 3:].sum() == 0 and (padded["labels"][:, 3:] == -100).all()
+    assert padded["pixel_values"] is batch["pixel_values"]
+    with pytest.raises(ValueError, match="3 tokens long, more than 2"):
+        speed.padded_to(batch, 2, pad_id=0)
