@@ -23,8 +23,8 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from .checkpoint import (CheckpointError, check_replaceable, load_checkpoint, rng_state, save_checkpoint,
-                         set_rng_state)
+from .checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_training_state, rng_state,
+                         save_checkpoint, set_rng_state)
 from .model import MiniVLM
 from .model.vlm import IGNORE_INDEX
 from .processor import Processor
@@ -163,7 +163,7 @@ class Trainer:
         if self.output_dir is None:
             raise ValueError("resume_if_saved needs the Trainer's output_dir")
         try:
-            _, state = load_checkpoint(self.output_dir)
+            state = load_training_state(self.output_dir)  # the step and config decide; weights load in resume
         except CheckpointError:
             return False  # nothing saved there (or no training state): a fresh run
         changed = changed_fields(state["train_config"], self.config)
