@@ -63,10 +63,12 @@ def test_overrides_are_checked_against_the_fields():
     assert isinstance(recipe, CombinedRecipe) and recipe.steps == 50 and recipe.task_weights == {"ground": 1.0}
     with pytest.raises(ValueError, match=r"CombinedRecipe has no field \['stpes'\]"):
         recipe_for("04_combined", "tiny", stpes=50)
-    with pytest.raises(ValueError, match="GroundRecipe.steps is int, got 'many'"):
+    with pytest.raises(ValueError, match="GroundRecipe: steps='many' is not int"):
         recipe_for("02_grounding", "tiny", steps="many")
-    with pytest.raises(ValueError, match="steps is int, got True"):
+    with pytest.raises(ValueError, match="steps=True is not int"):
         recipe_for("02_grounding", "tiny", steps=True)
+    with pytest.raises(ValueError, match="lr=True is not float"):  # a bool is no learning rate either
+        recipe_for("02_grounding", "tiny", lr=True)
     assert recipe_for("03_segmentation", "tiny", lr=1).lr == 1  # an int is a fine float
     with pytest.raises(ValueError, match="unknown stage"):
         recipe_for("05_video", "tiny")

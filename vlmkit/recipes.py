@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from .fields import type_problems
 from .trainer import TrainConfig
 
 
@@ -62,12 +62,9 @@ class Recipe:
         unknown = sorted(set(overrides) - set(fields))
         if unknown:
             raise ValueError(f"{type(self).__name__} has no field {unknown}; its fields are {sorted(fields)}")
-        hints = typing.get_type_hints(type(self))
-        for name, value in overrides.items():
-            expected = typing.get_origin(hints[name]) or hints[name]
-            if not (isinstance(value, expected) or (expected is float and isinstance(value, int))) \
-                    or (expected is int and isinstance(value, bool)):
-                raise ValueError(f"{type(self).__name__}.{name} is {expected.__name__}, got {value!r}")
+        problems = type_problems(type(self), overrides)
+        if problems:
+            raise ValueError(f"{type(self).__name__}: {'; '.join(problems)}")
         return dataclasses.replace(self, **overrides)
 
 

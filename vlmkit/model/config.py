@@ -14,9 +14,9 @@ so a saved MiniVLM reloads offline, without asking the Hub again.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass
+
+from ..fields import type_problems
 
 
 @dataclass
@@ -90,9 +90,7 @@ class VLMConfig:
         """Raise ``ValueError`` naming every field of the wrong type or out of range."""
         from ..codecs import FORMATS
 
-        hints = typing.get_type_hints(type(self))
-        problems = [f"{name}={getattr(self, name)!r} is not {_type_name(hint)}"
-                    for name, hint in hints.items() if not _has_type(getattr(self, name), hint)]
+        problems = type_problems(type(self), {f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
         if not problems:
             sizes = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                      if f.name.split("_", 1)[1] in _POSITIVE and getattr(self, f.name) is not None}
@@ -111,27 +109,6 @@ class VLMConfig:
 
 # the size fields (after their part prefix) that must be positive
 _POSITIVE = {"image_size", "patch_size", "hidden", "layers", "heads", "mlp", "pixel_shuffle", "max_positions"}
-
-
-def _has_type(value: object, hint: object) -> bool:
-    """``value`` fits ``hint`` (a plain type or a union of them); ints pass for floats, bools
-    never for numbers (JSON ``true`` is no layer count)."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    for option in options:
-        if option is type(None) and value is None:
-            return True
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True
-        if option in (int, str, dict) and isinstance(value, option) and not (option is int and isinstance(value, bool)):
-            return True
-        if option is bool and isinstance(value, bool):
-            return True
-    return False
-
-
-def _type_name(hint: object) -> str:
-    options = typing.get_args(hint) or (hint,)
-    return " or ".join("None" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
 
 
 def tiny_config(**overrides) -> VLMConfig:
