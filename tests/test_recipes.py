@@ -36,12 +36,20 @@ def test_each_notebook_trains_with_its_stage_recipe_of_the_chosen_profile(name, 
 
 
 def test_the_full_profile_selects_the_full_recipes_not_the_tiny_ones():
+    """The full recipes: pretrained parts at 1/100 of the projector's rate (nanoVLM's ratio),
+    the encoder frozen for captioning, micro-batches accumulated to 64, and all of it reaches
+    the Trainer's config."""
     full, tiny = load_profile("full", announce=False), load_profile("tiny", announce=False)
     for stage in STAGES:
-        assert full.recipe(stage) is not tiny.recipe(stage)
-        assert full.recipe(stage).lr < tiny.recipe(stage).lr and full.recipe(stage).vision_lr_scale == 0.1
+        recipe = full.recipe(stage)
+        assert recipe != tiny.recipe(stage)
+        assert recipe.lr * recipe.lm_lr_scale <= 1e-4 < tiny.recipe(stage).lr * tiny.recipe(stage).lm_lr_scale
+        assert recipe.batch_size * recipe.grad_accum == 64 and recipe.mixed_precision == "auto"
+    assert full.recipe("01_captioning").vision_lr_scale == 0.0  # the projector learns first, the encoder waits
     assert full.recipe("02_grounding").attribute_pair_steps == 0  # no ShapeWorld curriculum on real data
-    assert full.recipe("02_grounding").train_config().vision_lr_scale == 0.1
+    config = full.recipe("02_grounding", lora_rank=16, gradient_checkpointing=True).train_config()
+    assert (config.vision_lr_scale, config.lm_lr_scale, config.grad_accum) == (0.01, 0.01, 4)
+    assert config.lora_rank == 16 and config.gradient_checkpointing and config.lr == 5e-3
 
 
 def test_smoke_mode_shrinks_every_recipe_and_keeps_the_rest(monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from vlmkit.polygons import PolygonError
-from vlmkit.refcoco import UnsafePickleError, load_refcoco, load_refcoco_parquet, safe_load_pickle
+from vlmkit.refcoco import UnsafePickleError, load_refcoco, load_refcoco_hub, load_refcoco_parquet, safe_load_pickle
 from vlmkit.schema import RecordError, check_row
 
 
@@ -210,3 +210,98 @@ def test_every_bad_record_is_named_with_its_file(refer_tree, instances, refs, er
     _edit(root, instances, refs)
     with pytest.raises(error, match=message):
         load_refcoco(root, images, split="train")
+
+
+# ---- the jxu124/refcoco Hub schema ---------------------------------------------------------
+def _hub_record(ref_id, ann_id, image_id, split, sents, segmentation, bbox, w=40, h=30):
+    """One row exactly as jxu124/refcoco stores it (the JSON columns as strings)."""
+    file = f"COCO_train2014_{image_id:012d}.jpg"
+    sentences = [{"raw": s.capitalize(), "sent": s, "sent_id": 100 * ref_id + i, "tokens": s.split()}
+                 for i, s in enumerate(sents)]
+    return {"sent_ids": [s["sent_id"] for s in sentences], "file_name": f"COCO_train2014_{image_id:012d}_{ann_id}.jpg",
+            "ann_id": ann_id, "ref_id": ref_id, "image_id": image_id, "split": split, "sentences": sentences,
+            "category_id": 1,
+            "raw_anns": json.dumps({"segmentation": segmentation, "area": 80.0, "iscrowd": 0, "image_id": image_id,
+                                    "bbox": bbox, "category_id": 1, "id": ann_id}),
+            "raw_image_info": json.dumps({"license": 1, "file_name": file, "coco_url": "", "height": h, "width": w,
+                                          "date_captured": "", "flickr_url": "", "id": image_id}),
+            "raw_sentences": json.dumps(sentences), "image_path": f"coco/train2014/{file}", "bbox": bbox,
+            "captions": sents, "global_image_id": f"coco.{image_id}"}
+
+
+@pytest.fixture
+def hub_parquet(tmp_path):
+    """A train and a validation parquet file in the jxu124/refcoco schema, and train2014/ images."""
+    images = tmp_path / "train2014"
+    images.mkdir()
+    for image_id in (1, 2, 3):
+        _image(images / f"COCO_train2014_{image_id:012d}.jpg")
+    train = [_hub_record(1, 10, 1, "train", ["left dog", "dog on the left"], [[2, 3, 12, 3, 12, 11, 2, 11]],
+                         [2.0, 3.0, 10.0, 8.0]),
+             _hub_record(2, 11, 2, "train", ["two parts"], [[5, 5, 15, 5, 15, 15], [20, 20, 25, 20, 25, 25]],
+                         [5.0, 5.0, 20.0, 20.0])]
+    val = [_hub_record(3, 12, 3, "val", ["the cat"], [[1, 1, 9, 1, 9, 9, 1, 9]], [1.0, 1.0, 8.0, 8.0])]
+    folder = tmp_path / "refcoco_hub" / "data"
+    folder.mkdir(parents=True)
+    datasets.Dataset.from_list(train).to_parquet(folder / "train-00000-of-00001.parquet")
+    datasets.Dataset.from_list(val).to_parquet(folder / "validation-00000-of-00001.parquet")
+    return tmp_path / "refcoco_hub", images
+
+
+def test_hub_schema_loads_boxes_polygons_sentences_and_splits(hub_parquet):
+    folder, images = hub_parquet
+    train = load_refcoco_hub(folder, images, "train")
+    assert [r["id"] for r in train] == ["refcoco/train/1", "refcoco/train/2"]
+    first, second = train
+    assert first["box"] == [2.0, 3.0, 12.0, 11.0]  # [x, y, w, h] -> corners
+    assert first["polygons"] == [[2, 3, 12, 3, 12, 11, 2, 11]]
+    assert len(second["polygons"]) == 2  # both parts of a two-part object
+    assert first["expressions"] == ["left dog", "dog on the left"] and first["expression_kinds"] == ["refcoco"] * 2
+    assert first["image"] == str(images / "COCO_train2014_000000000001.jpg") and (first["width"], first["height"]) == (40, 30)
+    for row in train:
+        check_row(row)
+    val = load_refcoco_hub(folder, images, "val")  # the Hub calls it "validation"
+    assert [r["id"] for r in val] == ["refcoco/val/3"] and val[0]["split"] == "val"
+    with pytest.raises(ValueError, match="no rows of split 'testB'"):
+        load_refcoco_hub(folder, images, "testB")
+
+
+def test_hub_schema_names_a_missing_image_and_bad_records(hub_parquet, tmp_path):
+    folder, images = hub_parquet
+    (images / "COCO_train2014_000000000002.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match=r"1 image\(s\) missing, e\.g\. .*COCO_train2014_000000000002\.jpg"):
+        load_refcoco_hub(folder, images, "train")
+    assert len(load_refcoco_hub(folder, images, "train", check_images=False)) == 2
+    with pytest.raises(FileNotFoundError, match="no parquet file or folder"):
+        load_refcoco_hub(tmp_path / "nowhere", images)
+    bad = _hub_record(5, 15, 1, "train", ["x"], [[2, 3, 12, 3, 12, 11, 2, 11]], [2.0, 3.0, 10.0, 8.0])
+    bad["raw_anns"] = json.dumps({**json.loads(bad["raw_anns"]), "id": 99})
+    datasets.Dataset.from_list([bad]).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(RecordError, match=r"bad\.parquet, ref_id 5: raw_anns is annotation 99"):
+        load_refcoco_hub(tmp_path / "bad.parquet", images)
+    odd = _hub_record(6, 16, 1, "train", ["x"], [[2, 3, 12, 3, 12]], [2.0, 3.0, 10.0, 8.0])
+    datasets.Dataset.from_list([odd]).to_parquet(tmp_path / "odd.parquet")
+    with pytest.raises(PolygonError, match=r"odd\.parquet, ref_id 6"):
+        load_refcoco_hub(tmp_path / "odd.parquet", images)
+    lacking = {k: v for k, v in bad.items() if k != "raw_image_info"}
+    datasets.Dataset.from_list([lacking]).to_parquet(tmp_path / "lacking.parquet")
+    with pytest.raises(ValueError, match=r"lacks columns \['raw_image_info'\]"):
+        load_refcoco_hub(tmp_path / "lacking.parquet", images)
+
+
+def test_the_full_profile_reads_the_hub_parquet_folder_when_there_is_one(hub_parquet, tmp_path, monkeypatch):
+    """VLMKIT_DATA/refcoco_hub/ (jxu124/refcoco's files) takes the place of the refer format."""
+    import shutil
+
+    from vlmkit.codecs import Codec
+    from vlmkit.profiles import load_profile
+
+    folder, images = hub_parquet
+    data = tmp_path / "data"
+    shutil.copytree(folder, data / "refcoco_hub")
+    shutil.copytree(images, data / "coco" / "train2014")
+    monkeypatch.setenv("VLMKIT_DATA", str(data))
+    full = load_profile("full")
+    prompts = {full.training_stream("ground", Codec("loc", 1000))[i].prompt for i in range(6)}
+    assert prompts <= {"locate: left dog", "locate: dog on the left", "locate: two parts"} and len(prompts) > 1
+    assert [r["expressions"] for r in full.evaluation_rows("ground", "val")] == [["the cat"]]

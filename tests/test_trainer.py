@@ -10,7 +10,7 @@ from vlmkit.checkpoint import CheckpointError, load_model
 from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import curriculum_stream
-from vlmkit.trainer import TrainConfig, Trainer, _mixed_precision, keep_first_answer_label
+from vlmkit.trainer import TrainConfig, Trainer, keep_first_answer_label, resolve_mixed_precision
 
 from .conftest import MICRO
 
@@ -132,30 +132,81 @@ def test_first_token_steps_train_on_the_first_answer_token_then_on_all():
     assert trained_labels_per_step == [[1] * 4] * 2 + [[four_locations_and_eos] * 4] * 2
 
 
-def test_vision_lr_scale_slows_the_vision_encoder_alone():
+def test_per_part_learning_rates_and_a_frozen_vision_encoder():
+    """The projector trains at lr, the LM at lm_lr_scale * lr; vision_lr_scale 0 freezes the
+    encoder: no gradients, not in the optimizer, unchanged by training."""
     model, stream = _fresh()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    trainer = Trainer(model, stream, replace(CONFIG, steps=2, vision_lr_scale=0.0))
+    trainer = Trainer(model, stream, replace(CONFIG, steps=2, vision_lr_scale=0.0, lm_lr_scale=0.1))
     rates = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
-    assert {rates[id(p)] for n, p in model.named_parameters() if n.startswith("vision.")} == {0.0}
-    assert {rates[id(p)] for n, p in model.named_parameters() if not n.startswith("vision.")} == {CONFIG.lr}
+    assert not any(p.requires_grad for p in model.vision.parameters())
+    assert not any(id(p) in rates for p in model.vision.parameters())
+    assert {rates[id(p)] for p in model.projector.parameters()} == {CONFIG.lr}
+    assert [rates[id(p)] for p in model.lm.parameters()] == pytest.approx([CONFIG.lr * 0.1] * len(list(model.lm.parameters())))
     trainer.train()
     moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
-    assert moved and not any(n.startswith("vision.") for n in moved)
+    assert any(n.startswith("lm.") for n in moved) and any(n.startswith("projector.") for n in moved)
+    assert not any(n.startswith("vision.") for n in moved)
     with pytest.raises(ValueError, match="vision_lr_scale is a share of lr"):
         Trainer(model, stream, replace(CONFIG, vision_lr_scale=-1.0))
+    with pytest.raises(ValueError, match="lm_lr_scale is a share of lr"):
+        Trainer(model, stream, replace(CONFIG, lm_lr_scale=-0.5))
+
+
+def test_gradient_checkpointing_gives_the_same_step():
+    """Recomputing activations in backward changes memory, not the result."""
+    results = []
+    for checkpointing in (False, True):
+        model, stream = _fresh()
+        trainer = Trainer(model, stream, replace(CONFIG, steps=2, gradient_checkpointing=checkpointing,
+                                                 mixed_precision="no"))
+        trainer.train()
+        assert any(getattr(m, "gradient_checkpointing", False) for m in model.lm.modules()) == checkpointing
+        results.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*results))
+
+
+def test_gradient_accumulation_matches_one_big_batch():
+    """2 micro-batches of 4 accumulated take the step one batch of 8 takes (same examples)."""
+    results = []
+    for batch, accum in ((8, 1), (4, 2)):
+        model, stream = _fresh()
+        Trainer(model, stream, replace(CONFIG, steps=2, batch_size=batch, grad_accum=accum, mixed_precision="no")).train()
+        results.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*results))
 
 
 def test_auto_precision_is_bf16_only_where_the_hardware_runs_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
-    assert _mixed_precision("auto") == "no"  # emulated bf16 is not expected to beat fp32
+    assert resolve_mixed_precision("auto")[0] == "no"  # emulated bf16 is not expected to beat fp32
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
-    assert _mixed_precision("auto") == "bf16"
-    assert _mixed_precision("no") == "no" and _mixed_precision("fp16") == "fp16"  # explicit choices stand
+    assert resolve_mixed_precision("auto")[0] == "bf16"
+    # explicit choices stand; a typo is refused
+    assert resolve_mixed_precision("no")[0] == "no" and resolve_mixed_precision("fp16")[0] == "fp16"
+    with pytest.raises(ValueError, match="choose auto, no, bf16 or fp16"):
+        resolve_mixed_precision("fp8")
     model, stream = _fresh()
     assert Trainer(model, stream, replace(CONFIG, mixed_precision="no")).accelerator.mixed_precision == "no"
+
+
+@pytest.mark.parametrize("bf16, expected", [(True, "bf16"), (False, "fp16")])
+def test_auto_precision_on_a_gpu_is_bf16_or_fp16_with_loss_scaling(monkeypatch, bf16, expected):
+    """An A100 gets bf16; Colab's T4 (no bf16) gets fp16, which accelerate runs with a loss scaler."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "A100" if bf16 else "Tesla T4")
+    precision, why = resolve_mixed_precision("auto")
+    assert precision == expected
+    assert ("loss scaling" in why) == (expected == "fp16") and ("T4" in why) == (expected == "fp16")
+
+
+def test_the_precision_choice_is_printed(capsys):
+    model, stream = _fresh()
+    Trainer(model, stream, replace(CONFIG, mixed_precision="no", progress=True, grad_accum=2))
+    out = capsys.readouterr().out
+    assert "mixed precision: no (as configured); batch 4 x 2 accumulated = 8 per step" in out
 
 
 # Trains CONFIG's steps with the global batch split over the launched processes, as under

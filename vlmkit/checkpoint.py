@@ -55,8 +55,9 @@ CONFIG_FILE, WEIGHTS_FILE, STATE_FILE = "config.json", "model.safetensors", "tra
 MANIFEST_FILE = "vlmkit_checkpoint.json"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, "tokenizer_config.json")
 # Files vlmkit itself writes into a checkpoint directory besides a save: Trainer.save's
-# history and vlmkit.stages.record_results' metrics. Replacing a checkpoint may remove them.
-COMPANION_FILES = ("history.json", "results.json")
+# history, vlmkit.stages.record_results' metrics, vlmkit.hub's model card. Replacing a
+# checkpoint may remove them.
+COMPANION_FILES = ("history.json", "results.json", "README.md")
 # What checkpoints saved before the manifest existed could hold (the tokenizer files that
 # transformers' save_pretrained writes), so a save may still replace one of those.
 _PRE_MANIFEST_FILES = {CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, "tokenizer.json", "tokenizer_config.json",
@@ -231,7 +232,12 @@ def check_checkpoint(directory: str | Path) -> Path:
 
 
 def load_model(directory: str | Path) -> MiniVLM:
-    """A MiniVLM with the weights of ``directory``, built offline from its validated config."""
+    """A MiniVLM with the weights of ``directory``, built offline from its validated config.
+    ``directory`` may be a Hugging Face Hub id (``"owner/name"``, not a local path): its
+    snapshot is downloaded first (:mod:`vlmkit.hub`)."""
+    from .hub import resolve
+
+    directory = resolve(directory)
     with _locked(_absolute(directory)):
         return _read_model(check_checkpoint(directory))
 

@@ -30,8 +30,9 @@ def epoch_shuffled(rows: Sequence[dict], seed: int = 0) -> Callable[[int], list[
 
 def full_rows(root: Path, task: str, split: str) -> list[dict]:
     """COCO captions for captioning, RefCOCO (unc) otherwise, in the layout of ``docs/gpu.md``
-    under ``root``."""
-    from .refcoco import load_refcoco
+    under ``root``: the ``jxu124/refcoco`` parquet files in ``refcoco_hub/`` if that folder
+    exists, else the refer format in ``refcoco/``."""
+    from .refcoco import load_refcoco, load_refcoco_hub
 
     if task == "caption":
         from .coco import load_caption_rows
@@ -39,5 +40,7 @@ def full_rows(root: Path, task: str, split: str) -> list[dict]:
         year_split = {"train": "train2014", "val": "val2014"}.get(split, split)
         return load_caption_rows(root / "coco" / "annotations" / f"captions_{year_split}.json",
                                  root / "coco" / year_split)
+    if (root / "refcoco_hub").is_dir():
+        return load_refcoco_hub(root / "refcoco_hub", root / "coco" / "train2014", split=split)
     return load_refcoco(root / "refcoco", root / "coco" / "train2014", dataset="refcoco", split_by="unc",
                         split=split)

@@ -22,7 +22,7 @@ from .images import load_image
 from .tasks import Example
 from .tokenizer import IMAGE
 
-MEAN, STD = 0.5, 0.5  # the normalisation of the google/vit-* checkpoints
+MEAN, STD = 0.5, 0.5  # the normalisation of the google/vit-* and google/siglip-* checkpoints
 
 
 class Processor:

@@ -2,8 +2,9 @@
 
 * ``tiny`` (default): CPU, offline. ShapeWorld data, a MiniVLM built from a config, a
   word-level tokenizer built on the spot. Runs anywhere in minutes.
-* ``full``: GPU and internet. A pretrained ViT and SmolLM2 from the Hugging Face Hub,
-  RefCOCO/COCO data you downloaded (``docs/gpu.md``).
+* ``full``: GPU and internet. A pretrained SigLIP ViT-B/16 and SmolLM2-135M from the
+  Hugging Face Hub, RefCOCO/COCO data you downloaded (``docs/gpu.md``). ``random_init=True``
+  builds the same architectures offline with random weights (for cost and code checks).
 
 A :class:`Profile` holds everything that differs between the two: the model config and
 tokenizer, the training streams and evaluation rows, the codec, the recipes. Code that
@@ -27,8 +28,12 @@ from .recipes import GroundRecipe, Recipe, SegmentRecipe, recipe_for
 from .shapeworld import ShapeWorld
 from .shapeworld.language import vocabulary
 from .shapeworld.streams import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
-from .tasks import PROMPTS, MixtureStream, RowStream, Stream
-from .tokenizer import build_word_tokenizer, load_pretrained_tokenizer
+from .tasks import MAX_VERTICES, PROMPTS, MixtureStream, RowStream, Stream
+from .tokenizer import build_word_tokenizer, load_pretrained_tokenizer, standin_tokenizer
+
+# words the stand-in tokenizer's merges are learned from, besides ShapeWorld's and the prompts
+COCO_CATEGORY_WORDS = ("person", "bicycle", "car", "dog", "cat", "horse", "bus", "train", "table", "chair", "man",
+                       "woman", "left", "right", "front", "back", "white", "black", "red", "blue", "green")
 
 PROFILE_ENV, SMOKE_ENV, CHECKPOINT_ENV, DATA_ENV = "VLMKIT_PROFILE", "VLMKIT_SMOKE", "VLMKIT_CHECKPOINT_DIR", "VLMKIT_DATA"
 
@@ -130,9 +135,10 @@ class TinyProfile(Profile):
             singles = int(recipe.single_object_fraction * recipe.steps * recipe.batch_size) \
                 if isinstance(recipe, SegmentRecipe) else 0
         ground = recipe if isinstance(recipe, GroundRecipe) else None
+        vertices = recipe.max_vertices if isinstance(recipe, SegmentRecipe) else MAX_VERTICES
         return curriculum_stream(task, codec, multi_object_world(seed), singles, seed,
                                  ground.attribute_pair_steps * ground.batch_size if ground else 0,
-                                 ground.examples_per_scene if ground else 1)
+                                 ground.examples_per_scene if ground else 1, max_vertices=vertices)
 
     def evaluation_rows(self, task: str, split: str = "val", count: int = 300,
                         max_objects: int | None = None) -> list[dict]:
@@ -154,7 +160,12 @@ class FullProfile(Profile):
         return full_config(**overrides)
 
     def tokenizer(self, config: VLMConfig):
-        return load_pretrained_tokenizer(config.lm_pretrained, Codec(config.codec_format, config.codec_bins))
+        codec = Codec(config.codec_format, config.codec_bins)
+        if config.random_init:
+            print(f"random_init: {config.vit_pretrained} and {config.lm_pretrained} built offline with RANDOM weights "
+                  f"and a stand-in tokenizer (cost and code-path checks only; nothing pretrained)")
+            return standin_tokenizer(codec, [*vocabulary(), *PROMPTS.values(), *COCO_CATEGORY_WORDS])
+        return load_pretrained_tokenizer(config.lm_pretrained, codec)
 
     def training_stream(self, task: str, codec: Codec, recipe: Recipe | None = None, seed: int = 0,
                         single_object_examples: int | None = None) -> Stream:
@@ -172,7 +183,7 @@ class FullProfile(Profile):
 PROFILES: dict[str, Profile] = {
     "tiny": TinyProfile("tiny", "tiny: CPU, offline, ShapeWorld, a MiniVLM built from a config",
                         ("val", "testA", "testB", "test_comp")),
-    "full": FullProfile("full", "full: GPU + internet, google/vit-base-patch16-224 + HuggingFaceTB/SmolLM2-135M, "
+    "full": FullProfile("full", "full: GPU + internet, google/siglip-base-patch16-224 + HuggingFaceTB/SmolLM2-135M, "
                                 "RefCOCO/COCO", ("val", "testA", "testB")),
 }
 

@@ -14,8 +14,12 @@ stage           recipe
 ==============  ==========================================================================
 
 The tiny recipes are the ones measured on 2 CPU cores (``docs/experiments.md``). The full
-recipes are starting points for a GPU, not yet measured: pretrained parts at a low learning
-rate, the vision encoder at a tenth of it, no ShapeWorld curriculum (real data has none).
+recipes are starting points for a GPU, not yet measured by a training run (their cost is:
+``scripts/full_profile_cost.py``, ``docs/gpu.md``). They follow nanoVLM: the new projector at
+a high learning rate, the pretrained parts at 1/100 of it (nanoVLM: 5e-3 and 5e-5), the
+vision encoder frozen while the projector first learns to speak to the LM (captioning);
+micro-batches of 16 accumulated to 64; mixed precision chosen by the GPU; no ShapeWorld
+curriculum (real data has none). LoRA is one field away (``lora_rank=16``).
 In CI's smoke mode (``VLMKIT_SMOKE=1``) each recipe shrinks to :attr:`Recipe.smoke_sizes`.
 """
 
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .fields import type_problems
+from .tasks import MAX_VERTICES
 from .trainer import TrainConfig
 
 
@@ -35,10 +40,17 @@ class Recipe:
     """What every stage has: steps, batch, learning rate, evaluation size."""
 
     steps: int
-    batch_size: int = 32
-    lr: float = 5e-4
+    batch_size: int = 32  # examples per micro-batch
+    grad_accum: int = 1  # micro-batches per optimizer step: the effective batch is batch_size * grad_accum
+    lr: float = 5e-4  # the projector's learning rate; the other parts' are shares of it
     warmup_steps: int = 50  # at most a fifth of the steps (see train_config)
     vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr (0 freezes it)
+    lm_lr_scale: float = 1.0  # the language model's learning rate as a share of lr (0 freezes it)
+    mixed_precision: str = "auto"  # bf16 where the hardware has it, fp16 + loss scaling on older GPUs
+    gradient_checkpointing: bool = False  # less activation memory for ~30% more compute
+    lora_rank: int = 0  # >0: LoRA adapters on the LM, which is then frozen with the vision encoder
+    lora_alpha: float = 32.0
+    lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
     evaluations: int = 0  # held-out evaluations during training (0: only at the end)
     eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
 
@@ -46,9 +58,11 @@ class Recipe:
 
     def train_config(self, **overrides) -> TrainConfig:
         """The Trainer's config for this recipe (``overrides``: TrainConfig fields)."""
-        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, grad_accum=self.grad_accum, lr=self.lr,
                            warmup_steps=min(self.warmup_steps, self.steps // 5),
-                           vision_lr_scale=self.vision_lr_scale,
+                           vision_lr_scale=self.vision_lr_scale, lm_lr_scale=self.lm_lr_scale,
+                           mixed_precision=self.mixed_precision, gradient_checkpointing=self.gradient_checkpointing,
+                           lora_rank=self.lora_rank, lora_alpha=self.lora_alpha, lora_targets=self.lora_targets,
                            eval_every=max(self.steps // self.evaluations, 1) if self.evaluations else 0,
                            **overrides)
 
@@ -92,6 +106,7 @@ class GroundRecipe(Recipe):
 @dataclass(frozen=True)
 class SegmentRecipe(Recipe):
     single_object_fraction: float = 0.0  # share of the steps on one-object scenes first
+    max_vertices: int = MAX_VERTICES  # outline budget of the training answers
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,9 @@ class CombinedRecipe(Recipe):
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10}
 
+
+# the full recipes' shared settings (see the module doc)
+FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, vision_lr_scale=0.01, warmup_steps=500)
 
 STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined")
 
@@ -114,12 +132,10 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         "04_combined": CombinedRecipe(steps=1200, lr=1e-3, warmup_steps=100, eval_size=150),
     },
     "full": {
-        "01_captioning": CaptionRecipe(steps=5000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=500, eval_size=500),
-        "02_grounding": GroundRecipe(steps=20000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=1000, evaluations=10,
-                                     eval_size=1000),
-        "03_segmentation": SegmentRecipe(steps=20000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=1000,
-                                         evaluations=10, eval_size=1000),
-        "04_combined": CombinedRecipe(steps=20000, lr=1e-4, vision_lr_scale=0.1, warmup_steps=1000, eval_size=1000),
+        "01_captioning": CaptionRecipe(steps=3000, **{**FULL_COMMON, "vision_lr_scale": 0.0}, eval_size=500),
+        "02_grounding": GroundRecipe(steps=10000, **FULL_COMMON, evaluations=10, eval_size=1000),
+        "03_segmentation": SegmentRecipe(steps=10000, **FULL_COMMON, evaluations=10, eval_size=1000),
+        "04_combined": CombinedRecipe(steps=10000, **FULL_COMMON, eval_size=1000),
     },
 }
 

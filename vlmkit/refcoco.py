@@ -13,12 +13,20 @@
    Pickle runs code when loaded, so :func:`safe_load_pickle` accepts only plain
    containers and scalars.
 
-2. Hugging Face parquet files in the ``lmms-lab/RefCOCO`` schema: ``question_id, image,
+2. The Hugging Face datasets ``jxu124/refcoco``, ``jxu124/refcocoplus`` and
+   ``jxu124/refcocog`` (:func:`load_refcoco_hub`): the refer data as one table **with a
+   train split** (RefCOCO: 42,404 train refs). Columns ``sent_ids, file_name, ann_id,
+   ref_id, image_id, split, sentences[raw, sent, sent_id, tokens], category_id, raw_anns``
+   (the COCO annotation as a JSON string), ``raw_image_info`` (the COCO image entry as a JSON
+   string), ``raw_sentences, image_path, bbox, captions, global_image_id``; the images are
+   COCO train2014 files named by ``image_path``, read from your local COCO folder.
+
+3. Hugging Face parquet files in the ``lmms-lab/RefCOCO`` schema: ``question_id, image,
    question, answer`` (list of expressions), ``segmentation`` (flat polygon), ``bbox``
    (``[x, y, w, h]``), ``iscrowd, file_name``. Those releases have only evaluation splits
    (val/test/testA/testB): **no train split** — train on the refer format.
 
-Both give one row per object with all its expressions (``expression_kinds`` holds the
+All give one row per object with all its expressions (``expression_kinds`` holds the
 dataset name). Nothing is dropped silently: bad input raises an error that names it.
 """
 
@@ -38,6 +46,9 @@ SPLITS = {("refcoco", "unc"): ("train", "val", "testA", "testB"), ("refcoco", "g
           ("refcoco+", "unc"): ("train", "val", "testA", "testB"), ("refcocog", "umd"): ("train", "val", "test"),
           ("refcocog", "google"): ("train", "val")}
 PARQUET_SPLITS = ("val", "test", "testA", "testB")
+HUB_DATASETS = {"refcoco": "jxu124/refcoco", "refcoco+": "jxu124/refcocoplus", "refcocog": "jxu124/refcocog"}
+HUB_COLUMNS = ("ann_id", "ref_id", "image_id", "split", "sentences", "category_id", "raw_anns", "raw_image_info",
+               "image_path", "bbox")
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -197,4 +208,66 @@ def load_refcoco_parquet(files: str | Path | list, split: str, dataset: str = "r
             id=f"{dataset}/{split}/{record['question_id']}", image_id=record["file_name"], image=image,
             width=image.width, height=image.height, box=annotation_box(record, where), polygons=polygons,
             expressions=expressions, split=split, source=dataset))
+    return rows
+
+
+def load_refcoco_hub(source: str | Path | list, image_dir: str | Path, split: str = "train",
+                     dataset: str = "refcoco", check_images: bool = True) -> list[dict]:
+    """Unified rows of one split of a ``jxu124/refcoco*`` dataset (the schema in the module doc).
+
+    ``source``: a Hub id (``"jxu124/refcoco"``, loaded with ``datasets.load_dataset``), or
+    local parquet files in that schema (a file, a list of files, or a folder of them).
+    ``split``: ``train``, ``val`` (the Hub's ``validation``), ``test``, ``testA``, ``testB``.
+    Images come from ``image_dir`` by the file name in ``image_path``; with ``check_images``
+    every one must exist (the error names a missing one and how many are missing)."""
+    import datasets
+
+    hub_split = "validation" if split == "val" else split
+    local = not (isinstance(source, str) and source in HUB_DATASETS.values())
+    if local:
+        paths = source if isinstance(source, list) else [source]
+        files = []
+        for p in map(Path, paths):
+            if p.is_dir():
+                files += sorted(str(f) for f in p.rglob("*.parquet"))
+            elif p.is_file():
+                files.append(str(p))
+            else:
+                raise FileNotFoundError(f"no parquet file or folder at {p}")
+        if not files:
+            raise FileNotFoundError(f"no .parquet files under {paths}")
+        table = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows")
+        table = table.filter(lambda split_of_row: split_of_row in (split, hub_split), input_columns="split")
+        where_file = files[0] if len(files) == 1 else f"{len(files)} parquet files under {Path(files[0]).parent}"
+    else:
+        table = datasets.load_dataset(source, split=hub_split)
+        where_file = f"{source} ({hub_split})"
+    missing = [c for c in HUB_COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{where_file} lacks columns {missing} of the jxu124/refcoco schema")
+    if len(table) == 0:
+        raise ValueError(f"{where_file} holds no rows of split {split!r}")
+    image_dir, rows = Path(image_dir), []
+    for record in table:
+        where = f"{where_file}, ref_id {record['ref_id']}"
+        try:
+            ann, info = json.loads(record["raw_anns"]), json.loads(record["raw_image_info"])
+        except (TypeError, json.JSONDecodeError) as err:
+            raise RecordError(f"{where}: raw_anns/raw_image_info must be JSON strings: {err}") from err
+        if ann.get("id") != record["ann_id"] or ann.get("image_id") != record["image_id"]:
+            raise RecordError(f"{where}: raw_anns is annotation {ann.get('id')} of image {ann.get('image_id')}, but "
+                              f"the row says annotation {record['ann_id']} of image {record['image_id']}")
+        if not isinstance(info.get("width"), int) or not isinstance(info.get("height"), int):
+            raise RecordError(f"{where}: raw_image_info has no integer width and height")
+        sentences = [s["sent"] for s in record["sentences"] or []]
+        if not sentences:
+            raise RecordError(f"{where} has no sentences")
+        rows.append(make_row(
+            id=f"{dataset}/{split}/{record['ref_id']}", image_id=str(record["image_id"]),
+            image=str(image_dir / Path(record["image_path"]).name), width=info["width"], height=info["height"],
+            category=str(record["category_id"]), box=annotation_box({"bbox": record["bbox"]}, where),
+            polygons=_object_polygons(ann, info["height"], info["width"], where),
+            expressions=sentences, split=split, source=dataset))
+    if check_images:
+        _check_images(rows)
     return rows

@@ -82,16 +82,18 @@ class RowStream(Stream):
 
     For ShapeWorld ``rows_at`` generates scene ``i``; for a stored dataset it returns
     row ``i mod n``. Indices whose rows cannot serve the task (no expressions) are
-    skipped over deterministically. With ``per_rows_at`` > 1 that many consecutive
+    skipped over deterministically. Segment answers have at most ``max_vertices``
+    vertices. With ``per_rows_at`` > 1 that many consecutive
     examples share one ``rows_at`` call and take different rows of it: a batch then asks
     about several objects of one scene, and the scene is generated once for them.
     """
 
     def __init__(self, rows_at: Callable[[int], Sequence[dict]], task: str, codec: Codec, length: int,
-                 seed: int = 0, per_rows_at: int = 1):
+                 seed: int = 0, per_rows_at: int = 1, max_vertices: int = MAX_VERTICES):
         if per_rows_at < 1:
             raise ValueError(f"per_rows_at must be at least 1, got {per_rows_at}")
         self.rows_at, self.task, self.codec, self.length, self.seed = rows_at, task, codec, length, seed
+        self.max_vertices = max_vertices
         self.per_rows_at, self._last_rows = per_rows_at, (None, [])
 
     def __len__(self) -> int:
@@ -114,7 +116,7 @@ class RowStream(Stream):
                 else:  # the members of a group take the rows in one shuffled order
                     order = np.random.default_rng([self.seed, group, offset]).permutation(len(usable))
                     pick = order[member % len(usable)]
-                return make_example(usable[pick], self.task, self.codec, rng)
+                return make_example(usable[pick], self.task, self.codec, rng, self.max_vertices)
         raise ValueError(f"no usable row for task {self.task!r} near index {index}")
 
 

@@ -5,14 +5,17 @@
   punctuation marks are tokens, so ``<loc_12>``, ``12`` and ``(`` are one token each.
 * full: the language model's own tokenizer, with the codec's special tokens added
   (the model's embeddings are resized to match in :class:`vlmkit.model.MiniVLM`).
+* full with ``random_init``: :func:`standin_tokenizer`, a byte-level BPE with SmolLM2's
+  vocabulary size and special tokens, built offline (the real one is a Hub download).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Iterable
 
-from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from .codecs import FORMATS, Codec
@@ -61,7 +64,34 @@ def build_word_tokenizer(texts: Iterable[str], num_bins: int) -> PreTrainedToken
 def load_pretrained_tokenizer(name_or_path: str, codec: Codec) -> PreTrainedTokenizerFast:
     """The language model's tokenizer plus the codec's tokens, the image placeholder
     (and a pad token if it has none)."""
-    tok = AutoTokenizer.from_pretrained(name_or_path)
+    return _with_vlmkit_tokens(AutoTokenizer.from_pretrained(name_or_path), codec)
+
+
+STANDIN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")  # SmolLM2's first ids: 0 is bos and eos
+
+
+def standin_tokenizer(codec: Codec, texts: Iterable[str], vocab_size: int = 49152) -> PreTrainedTokenizerFast:
+    """An offline stand-in for SmolLM2's tokenizer, for a ``random_init`` model: byte-level
+    BPE (any text encodes), merges learned from ``texts``, padded with unused entries to the
+    real ``vocab_size`` so the embedding table has the real shape; then the codec's tokens
+    and ``<image>`` as for the real one. Its ids mean nothing to pretrained weights."""
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(list(texts), trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(STANDIN_SPECIALS), show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    vocab, merges = bpe.get_vocab(), json.loads(bpe.to_str())["model"]["merges"]
+    vocab.update({f"<|unused_{k}|>": k for k in range(len(vocab), vocab_size)})
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[tuple(m) if isinstance(m, list) else tuple(m.split(" "))
+                                                    for m in merges]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(list(STANDIN_SPECIALS))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=STANDIN_SPECIALS[0], eos_token=STANDIN_SPECIALS[0])
+    return _with_vlmkit_tokens(fast, codec)
+
+
+def _with_vlmkit_tokens(tok: PreTrainedTokenizerFast, codec: Codec) -> PreTrainedTokenizerFast:
     tok.add_tokens(codec.special_tokens())
     tok.add_tokens([IMAGE], special_tokens=True)
     if tok.pad_token is None:

@@ -25,6 +25,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 from .checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_training_state, rng_state,
                          save_checkpoint, set_rng_state)
+from .lora import add_lora
 from .model import MiniVLM
 from .model.vlm import IGNORE_INDEX
 from .processor import Processor
@@ -58,7 +59,16 @@ class TrainConfig:
     # teacher-forced y1, x2 and y2 just follow x1 to its object and the model never learns
     # to read the words (docs/experiments.md#binding-probe).
     first_token_steps: int = 0
-    vision_lr_scale: float = 1.0  # the vision encoder's learning rate, as a share of lr
+    # per-part learning rates as shares of lr, which the projector (new, randomly initialised)
+    # trains at; pretrained parts want far less (nanoVLM: 5e-5 against the projector's 5e-3).
+    # 0 freezes the part (no gradients computed for it).
+    vision_lr_scale: float = 1.0
+    lm_lr_scale: float = 1.0
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% more time
+    # LoRA adapters on the LM (vlmkit.lora): rank 0 = none; the model gets them at the start
+    lora_rank: int = 0
+    lora_alpha: float = 32.0
+    lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
 
 
 # Fields that change how or when the run saves, logs and evaluates, but not the weights it
@@ -73,16 +83,25 @@ def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
             if f.name not in BOOKKEEPING_FIELDS and saved.get(f.name) != getattr(config, f.name)}
 
 
-def _mixed_precision(setting: str) -> str:
-    """``setting``, with "auto" resolved: bf16 on a GPU that supports it, and on a CPU with
-    bf16 instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then take 22%
-    less time; whether it learns as well: docs/experiments.md#bf16), else "no" (fp32).
-    Losses are computed in fp32."""
+def resolve_mixed_precision(setting: str) -> tuple[str, str]:
+    """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
+    later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
+    so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
+    instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then take 22% less
+    time; whether it learns as well: docs/experiments.md#bf16), else "no" (fp32). Losses are
+    computed in fp32."""
+    if setting not in ("auto", "no", "bf16", "fp16"):
+        raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16 or fp16")
     if setting != "auto":
-        return setting
+        return setting, "as configured"
     if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "no"
-    return "bf16" if cpu_has_bf16() else "no"
+        name = torch.cuda.get_device_name()
+        if torch.cuda.is_bf16_supported():
+            return "bf16", f"{name} supports bf16"
+        return "fp16", f"{name} has no bf16: fp16 with loss scaling"
+    if cpu_has_bf16():
+        return "bf16", "this CPU has bf16 instructions"
+    return "no", "this CPU has no bf16 instructions: fp32"
 
 
 def cpu_has_bf16() -> bool:
@@ -91,6 +110,32 @@ def cpu_has_bf16() -> bool:
     hence the getattr: a torch without them means fp32, not an error.)"""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def prepare_model(model: MiniVLM, config: TrainConfig) -> None:
+    """What ``config`` asks of the model before its optimizer exists: LoRA adapters, frozen
+    parts (a learning-rate share of 0), gradient checkpointing."""
+    for name in ("vision_lr_scale", "lm_lr_scale"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} is a share of lr, at least 0; got {getattr(config, name)}")
+    if config.lora_rank and not model.config.lm_lora_rank:
+        add_lora(model, config.lora_rank, config.lora_alpha, config.lora_targets)
+    elif config.lora_rank and (model.config.lm_lora_rank, model.config.lm_lora_targets) != (
+            config.lora_rank, config.lora_targets):
+        raise ValueError(f"the model has LoRA rank {model.config.lm_lora_rank} on {model.config.lm_lora_targets!r}, "
+                         f"the config asks for rank {config.lora_rank} on {config.lora_targets!r}")
+    if config.vision_lr_scale == 0:
+        model.vision.requires_grad_(False)
+    if config.lm_lr_scale == 0:
+        model.lm.requires_grad_(False)
+    if config.gradient_checkpointing:
+        # non-reentrant: works with inputs_embeds and frozen parts (the reentrant variant
+        # needs an input that requires grad)
+        for part in (model.lm, model.vision.vit):
+            if hasattr(part, "activation_checkpointing_enable"):  # its name from transformers 5.2x on
+                part.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                part.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 class Trainer:
@@ -103,8 +148,11 @@ class Trainer:
         self.output_dir = Path(output_dir) if output_dir else None
         if self.output_dir is not None:
             check_replaceable(self.output_dir)  # refuse now, not after an hour of training
-        self.accelerator = Accelerator(mixed_precision=_mixed_precision(config.mixed_precision),
-                                       gradient_accumulation_steps=config.grad_accum)
+        precision, why = resolve_mixed_precision(config.mixed_precision)
+        self.accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum)
+        if config.progress:
+            print(f"mixed precision: {precision} ({why}); batch {config.batch_size} x {config.grad_accum} "
+                  f"accumulated = {config.batch_size * config.grad_accum} per step")
         launched = int(os.environ.get("WORLD_SIZE", "1"))
         if launched > 1 and self.accelerator.num_processes == 1:
             raise RuntimeError(f"launched as {launched} processes (WORLD_SIZE) but accelerate sees one, so each "
@@ -112,12 +160,11 @@ class Trainer:
                                "(as `accelerate launch --cpu` does)")
         torch.manual_seed(config.seed)
         self.processor = Processor.for_model(model)
-        if config.vision_lr_scale < 0:
-            raise ValueError(f"vision_lr_scale is a share of lr, at least 0; got {config.vision_lr_scale}")
-        vision = {id(p) for p in model.vision.parameters()}
+        prepare_model(model, config)
         groups = []
-        for in_vision, lr in ((False, config.lr), (True, config.lr * config.vision_lr_scale)):
-            params = [p for p in model.parameters() if p.requires_grad and (id(p) in vision) == in_vision]
+        for part, lr in (("projector", config.lr), ("vision", config.lr * config.vision_lr_scale),
+                         ("lm", config.lr * config.lm_lr_scale)):
+            params = [p for p in getattr(model, part).parameters() if p.requires_grad]
             groups += [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
                        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
         optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)

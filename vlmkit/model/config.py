@@ -6,7 +6,9 @@ sizes (MLP widths) are ``None`` by default and computed when the model is built,
 smaller ``vit_hidden`` never leaves a stale ``vit_mlp`` behind.
 
 With ``vit_pretrained`` / ``lm_pretrained`` set, those parts come from Hugging Face
-checkpoints and the size fields of that part are ignored. Once a model is built, the
+checkpoints and the size fields of that part are ignored; with ``random_init`` as well,
+they are built offline from the published architecture with random weights
+(:mod:`vlmkit.model.published`): only ever when asked for. Once a model is built, the
 Hugging Face configs of both parts are stored in ``vit_hf_config`` / ``lm_hf_config``,
 so a saved MiniVLM reloads offline, without asking the Hub again.
 """
@@ -19,9 +21,17 @@ from dataclasses import dataclass
 from ..fields import type_problems
 
 
+VIT_FAMILIES = ("vit", "siglip")  # ViTModel (drops its CLS token) or SiglipVisionModel (no CLS)
+
+
 @dataclass
 class VLMConfig:
+    # build the pretrained parts' published architectures with random weights (offline; for
+    # cost measurements and tests, never a silent stand-in for the download)
+    random_init: bool = False
+
     vit_pretrained: str | None = None
+    vit_family: str = "vit"
     vit_image_size: int = 64
     vit_patch_size: int = 8
     vit_hidden: int = 128
@@ -48,6 +58,11 @@ class VLMConfig:
     lm_mlp: int | None = None  # default 3 * lm_hidden
     lm_max_positions: int = 256
     lm_hf_config: dict | None = None
+    # LoRA adapters on the LM (peft), set by vlmkit.lora.add_lora; recorded here so a saved
+    # model rebuilds them before its weights load. 0: none.
+    lm_lora_rank: int = 0
+    lm_lora_alpha: float = 16.0
+    lm_lora_targets: str = ""  # comma-separated module names, e.g. "q_proj,v_proj"
 
     # Sequence layout. After the prompt, each image token can read the question (the LM is
     # causal) and the answer reads the image tokens: binding a word to an object then needs no
@@ -97,6 +112,14 @@ class VLMConfig:
             problems += [f"{name}={value} must be at least 1" for name, value in sizes.items() if value < 1]
             if self.vit_conv_stem < 0:
                 problems.append(f"vit_conv_stem={self.vit_conv_stem} must be 0 (none) or more")
+            if self.vit_family not in VIT_FAMILIES:
+                problems.append(f"vit_family={self.vit_family!r} is not one of {VIT_FAMILIES}")
+            if self.lm_lora_rank < 0 or (self.lm_lora_rank and not self.lm_lora_targets.strip()):
+                problems.append(f"lm_lora_rank={self.lm_lora_rank} needs to be 0 (no LoRA), or positive with "
+                                f"lm_lora_targets naming modules")
+            if self.random_init and not (self.vit_pretrained or self.lm_pretrained):
+                problems.append("random_init builds the published architecture of vit_pretrained/lm_pretrained; "
+                                "neither is set")
             if self.codec_format not in FORMATS:
                 problems.append(f"codec_format={self.codec_format!r} is not one of {FORMATS}")
             if self.codec_bins < 2:
@@ -125,10 +148,20 @@ def tiny_config(**overrides) -> VLMConfig:
     return dataclasses.replace(base, **overrides)
 
 
-def full_config(**overrides) -> VLMConfig:
-    """Pretrained parts from the Hub: a ViT-B/16 encoder and SmolLM2-135M, 1000 location bins."""
-    base = VLMConfig(vit_pretrained="google/vit-base-patch16-224", vit_image_size=224, vit_patch_size=16,
-                     vit_conv_stem=0, mp_pixel_shuffle=2, lm_pretrained="HuggingFaceTB/SmolLM2-135M",
-                     lm_max_positions=2048, codec_bins=1000)
+FULL_VISION = {"siglip": "google/siglip-base-patch16-224", "vit": "google/vit-base-patch16-224"}
+
+
+def full_config(vision: str = "siglip", random_init: bool = False, **overrides) -> VLMConfig:
+    """Pretrained parts from the Hub: a ViT-B/16 vision encoder and SmolLM2-135M, 1000 location bins.
+
+    ``vision``: ``"siglip"`` (default: SigLIP's B/16, trained on image-text pairs, as in
+    nanoVLM and PaliGemma) or ``"vit"`` (the ImageNet classifier's B/16 the source tutorial
+    used); same size, same 49 image tokens (``docs/gpu.md#vision-encoder``). ``random_init``:
+    the same architectures with random weights, built offline (:mod:`vlmkit.model.published`)."""
+    if vision not in FULL_VISION:
+        raise ValueError(f"vision={vision!r}: choose one of {sorted(FULL_VISION)}")
+    base = VLMConfig(random_init=random_init, vit_pretrained=FULL_VISION[vision], vit_family=vision,
+                     vit_image_size=224, vit_patch_size=16, vit_conv_stem=0, mp_pixel_shuffle=2,
+                     lm_pretrained="HuggingFaceTB/SmolLM2-135M", lm_max_positions=2048, codec_bins=1000)
     return dataclasses.replace(base, **overrides)
 

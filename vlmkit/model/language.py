@@ -1,11 +1,13 @@
-"""The causal language model: a Hugging Face ``AutoModelForCausalLM``, pretrained or built
-from a config (a Llama-style decoder with tied embeddings for the tiny profile)."""
+"""The causal language model: a Hugging Face ``AutoModelForCausalLM``, pretrained, built from
+its published architecture with random weights (``random_init``), or built from the size
+fields (a Llama-style decoder with tied embeddings for the tiny profile)."""
 
 from __future__ import annotations
 
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from .config import VLMConfig
+from .published import published_config
 
 
 def build_language_model(config: VLMConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
@@ -13,6 +15,9 @@ def build_language_model(config: VLMConfig, tokenizer: PreTrainedTokenizerBase) 
     read: :class:`vlmkit.model.MiniVLM` records the LM's Hugging Face config in its own copy."""
     if config.lm_hf_config is not None:
         hf = dict(config.lm_hf_config)
+        lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(hf.pop("model_type"), **hf))
+    elif config.lm_pretrained and config.random_init:
+        hf = published_config(config.lm_pretrained)
         lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(hf.pop("model_type"), **hf))
     elif config.lm_pretrained:
         lm = AutoModelForCausalLM.from_pretrained(config.lm_pretrained)

@@ -1,4 +1,4 @@
-"""The vision encoder: a Hugging Face ViT, pretrained or built from a config.
+"""The vision encoder: a Hugging Face ViT or SigLIP vision tower, pretrained or built from a config.
 
 For a ViT trained from scratch the position table matters more than anything else:
 Hugging Face initialises it with std 0.02, and then nothing learns *where* things are
@@ -11,9 +11,21 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import ViTConfig, ViTModel
+from transformers import SiglipVisionConfig, SiglipVisionModel, ViTConfig, ViTModel
 
 from .config import VLMConfig
+from .published import published_config
+
+# family -> (config class, model class, keyword arguments of the model)
+_FAMILIES = {"vit": (ViTConfig, ViTModel, {"add_pooling_layer": False}),
+             "siglip": (SiglipVisionConfig, SiglipVisionModel, {})}
+
+
+def _hf_config(config_class, values: dict):
+    values = {k: v for k, v in values.items() if k != "model_type"}
+    if config_class is SiglipVisionConfig:
+        values["vision_use_head"] = False  # the pooling head makes one vector; vlmkit reads the patch tokens
+    return config_class(**values)
 
 
 def sincos_2d(grid: int, dim: int) -> torch.Tensor:
@@ -29,16 +41,25 @@ def sincos_2d(grid: int, dim: int) -> torch.Tensor:
 
 
 class VisionEncoder(nn.Module):
-    """Image ``(B, 3, S, S)`` -> patch features ``(B, N, vit_hidden)`` (the CLS token is dropped)."""
+    """Image ``(B, 3, S, S)`` -> patch features ``(B, N, vit_hidden)`` (a ViT's CLS token is dropped;
+    SigLIP has none)."""
 
     def __init__(self, config: VLMConfig):
         super().__init__()
         if config.vit_conv_stem and config.vit_pretrained:
             raise ValueError("vit_conv_stem applies to a ViT trained from scratch: a pretrained ViT reads RGB")
+        config_class, model_class, kwargs = _FAMILIES[config.vit_family]
+        self.has_cls = config.vit_family == "vit"
         if config.vit_hf_config is not None:
-            self.vit = ViTModel(ViTConfig.from_dict(config.vit_hf_config), add_pooling_layer=False)
+            self.vit = model_class(config_class.from_dict(config.vit_hf_config), **kwargs)
+        elif config.vit_pretrained and config.random_init:
+            self.vit = model_class(_hf_config(config_class, published_config(config.vit_pretrained)), **kwargs)
         elif config.vit_pretrained:
-            self.vit = ViTModel.from_pretrained(config.vit_pretrained, add_pooling_layer=False)
+            extra = {"vision_use_head": False} if config.vit_family == "siglip" else {}
+            self.vit = model_class.from_pretrained(config.vit_pretrained, **kwargs, **extra)
+        elif config.vit_family != "vit":
+            raise ValueError(f"a vision encoder built from the size fields is a ViT; vit_family={config.vit_family!r} "
+                             f"needs vit_pretrained")
         else:
             self.vit = ViTModel(ViTConfig(
                 image_size=config.vit_image_size, patch_size=config.vit_patch_size,
@@ -69,4 +90,5 @@ class VisionEncoder(nn.Module):
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         if self.stem is not None:
             pixel_values = self.stem(pixel_values)
-        return self.vit(pixel_values=pixel_values).last_hidden_state[:, 1:]
+        hidden = self.vit(pixel_values=pixel_values).last_hidden_state
+        return hidden[:, 1:] if self.has_cls else hidden

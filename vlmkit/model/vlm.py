@@ -32,6 +32,12 @@ class MiniVLM(nn.Module):
         self.tokenizer = tokenizer
         self.vision = VisionEncoder(config)
         self.lm = build_language_model(config, tokenizer)
+        if config.lm_lora_rank:  # a saved LoRA model: rebuild its adapters before its weights load
+            from ..lora import vlmkit_token_ids, wrap_with_lora
+
+            self.lm = wrap_with_lora(self.lm, config.lm_lora_rank, config.lm_lora_alpha, config.lm_lora_targets,
+                                     vlmkit_token_ids(tokenizer, Codec(config.codec_format, config.codec_bins)))
+            self.vision.requires_grad_(False)
         # a copy of ``config`` with both parts' Hugging Face configs, so a save reloads offline;
         # the caller's config is left as it was
         self.config = dataclasses.replace(config, vit_hf_config=self.vision.vit.config.to_dict(),
@@ -118,6 +124,23 @@ class MiniVLM(nn.Module):
             kl = (soft * (soft.clamp_min(1e-12).log() - log_probs[is_loc][:, self.loc_token_ids])).sum(-1)
             losses = losses.masked_scatter(is_loc, kl)
         return losses.mean()
+
+    # Hugging Face conventions (vlmkit.hub): the folder is a vlmkit checkpoint with a model card
+    def save_pretrained(self, directory, metrics: dict | None = None, **card):
+        from ..hub import save_pretrained
+
+        return save_pretrained(self, directory, metrics, **card)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, **kwargs) -> "MiniVLM":
+        from ..hub import from_pretrained
+
+        return from_pretrained(name_or_path, **kwargs)
+
+    def push_to_hub(self, repo_id: str, metrics: dict | None = None, **kwargs) -> str:
+        from ..hub import push_to_hub
+
+        return push_to_hub(self, repo_id, metrics, **kwargs)
 
     @torch.no_grad()
     def generate(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..codecs import Codec
-from ..tasks import CurriculumStream, RowStream, Stream
+from ..tasks import MAX_VERTICES, CurriculumStream, RowStream, Stream
 from .dataset import ShapeWorld
 from .language import named_attributes
 from .scenes import COLOURS, SceneConfig
@@ -33,7 +33,7 @@ def shapeworld_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
 
 def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, single_object_examples: int = 0,
                       seed: int = 0, attribute_pair_examples: int = 0, examples_per_scene: int = 1,
-                      colour_pairs: bool = True, pair_every: int = 0) -> Stream:
+                      colour_pairs: bool = True, pair_every: int = 0, max_vertices: int = MAX_VERTICES) -> Stream:
     """``single_object_examples`` examples from one-object scenes, then
     ``attribute_pair_examples`` from two-object scenes told apart by attribute expressions
     alone (the easiest binding, scripts/binding_probe.py), then ``world``'s scenes.
@@ -44,7 +44,8 @@ def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
     ("the circle") a model can bind shape words alone and often never binds colour, which
     then fails every "the red shape" in 2-4 object scenes (``docs/experiments.md#colour-binding``). With
     ``pair_every`` = n > 0 every n-th scene after the pair stage is still such a pair, so
-    that the pressure to bind colour words stays on (the pair stage must be on)."""
+    that the pressure to bind colour words stays on (the pair stage must be on). Outlines
+    have at most ``max_vertices`` vertices."""
     world = world or ShapeWorld()
     stages, counts = [], []
     if single_object_examples > 0:
@@ -66,8 +67,8 @@ def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
         stages.append(lambda i: pair_rows(MIXED_PAIRS + i) if i % pair_every == 0 else world.rows("train", i))
     else:
         stages.append(lambda i: world.rows("train", i))
-    streams = [RowStream(rows_at, task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene)
-               for rows_at in stages]
+    streams = [RowStream(rows_at, task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene,
+                         max_vertices=max_vertices) for rows_at in stages]
     return CurriculumStream(streams, counts) if counts else streams[0]
 
 
