@@ -23,6 +23,7 @@ from vlmkit.checkpoint import load_model, save_checkpoint
 from vlmkit.evaluate import evaluate_grounding, evaluate_segmentation
 from vlmkit.profiles import load_profile
 from vlmkit.recipes import parse_assignments
+from vlmkit.tasks import MixtureStream
 from vlmkit.trainer import Trainer
 
 
@@ -31,6 +32,10 @@ def main() -> None:
     p.add_argument("start", type=Path, help="the grounding checkpoint to start from (notebook 02's)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="segmentation recipe fields (vlmkit.recipes.SegmentRecipe), e.g. steps=3000 max_vertices=8")
+    p.add_argument("--task", choices=("segment", "locate_segment"), default="segment",
+                   help="the outline alone, or the box then the outline in one answer")
+    p.add_argument("--ground-share", type=float, default=0.0,
+                   help="share of training examples that are grounding questions (against forgetting)")
     p.add_argument("--seed", type=int, default=0, help="training data and dropout (the held-out scenes stay the same)")
     p.add_argument("--eval-size", type=int, default=200, help="held-out scenes, every expression of each")
     p.add_argument("--threads", type=int, default=2)
@@ -45,14 +50,18 @@ def main() -> None:
 
     model = load_model(args.start)
     val_rows = profile.evaluation_rows("segment", "val", count=args.eval_size)
-    stream = profile.training_stream("segment", model.codec, recipe, seed=args.seed)
+    stream = profile.training_stream(args.task, model.codec, recipe, seed=args.seed)
+    if args.ground_share:
+        ground = profile.training_stream("ground", model.codec, seed=args.seed + 1)
+        stream = MixtureStream([stream, ground], [1 - args.ground_share, args.ground_share], seed=args.seed)
     trainer = Trainer(model, stream, recipe.train_config(seed=args.seed),
-                      evaluate=lambda m: evaluate_segmentation(m, val_rows[:60], progress=False).metrics)
+                      evaluate=lambda m: evaluate_segmentation(m, val_rows[:60], progress=False, task=args.task).metrics)
     trainer.train()
-    scored = evaluate_segmentation(model, val_rows, per_row=None, progress=False)
+    scored = evaluate_segmentation(model, val_rows, per_row=None, progress=False, task=args.task)
     segment, ious = scored.metrics, np.asarray(scored.ious)
     ground = evaluate_grounding(model, val_rows, per_row=None, progress=False).metrics
-    result = {"recipe": parse_assignments(args.set), "seed": args.seed, "train_minutes": trainer.train_seconds / 60,
+    result = {"recipe": parse_assignments(args.set), "task": args.task, "ground_share": args.ground_share,
+              "box_acc@0.5": segment.get("box_acc@0.5"), "seed": args.seed, "train_minutes": trainer.train_seconds / 60,
               "miou": segment["miou"], "p@0.5": segment["p@0.5"], "parse_rate": segment["parse_rate"],
               # where the misses are: another object (or none) against the right object outlined badly
               "iou<0.1": float((ious < 0.1).mean()), "0.1<=iou<0.5": float(((ious >= 0.1) & (ious < 0.5)).mean()),

@@ -236,3 +236,19 @@ def test_an_edited_config_is_refused_on_load_with_its_file(micro_model, tmp_path
     with pytest.raises(CheckpointError, match=message) as err:
         load_model(target)
     assert str(target) in str(err.value)
+
+
+def test_a_checkpoint_saved_before_later_config_fields_existed_still_loads(micro_model, tmp_path):
+    """A config.json without the fields added since (vit_family, LoRA, random_init) is an
+    older checkpoint: it loads as the model it was saved from; other missing fields still fail."""
+    from vlmkit.model.config import ADDED_FIELDS
+
+    target = save_checkpoint(micro_model, tmp_path / "ckpt")
+    config = json.loads((target / "config.json").read_text())
+    for name in ADDED_FIELDS:
+        config.pop(name)
+    (target / "config.json").write_text(json.dumps(config))
+    old = load_model(target)
+    assert old.config == micro_model.config
+    for (name, a), b in zip(micro_model.state_dict().items(), old.state_dict().values()):
+        assert torch.equal(a, b), name

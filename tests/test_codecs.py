@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vlmkit.codecs import FORMATS, Codec, ParseFailure, Quantizer
+from vlmkit.codecs import FORMATS, Codec, Parsed, ParseFailure, Quantizer
 
 sizes = st.integers(min_value=8, max_value=2000)
 bins = st.sampled_from([16, 64, 100, 1000])
@@ -213,3 +213,48 @@ def test_a_long_whitespace_run_in_a_tags_polygon_is_read_in_one_pass():
     assert codec.parse_polygons(text, 64, 64).failure is ParseFailure.NON_NUMERIC
     spaced = "<polygon> ( 1 , 2 )  ( 10 ,2)(10, 10 ) </polygon>"
     assert codec.parse_polygons(spaced, 64, 64).ok
+
+
+@given(image_and_box(), image_and_polygons(), bins, fmts)
+def test_located_outline_round_trips_box_and_outline(box_data, polygon_data, n, fmt):
+    """The box then the outline in one answer reads back as the two parsed alone."""
+    (w, h, box), (pw, ph, polygons) = box_data, polygon_data
+    codec = Codec(fmt, n)
+    try:
+        outline_text = codec.encode_polygons(polygons, pw, ph)
+    except ValueError:
+        return  # the outline collapses at this bin count: no training target either
+    text = codec.encode_located_outline(box, polygons, pw, ph)
+    parsed, box_alone = codec.parse_located_outline(text, pw, ph), codec.parse_box(codec.encode_box(box, pw, ph), pw, ph)
+    if not box_alone.ok:  # a box of no area: the located outline fails the same way
+        assert parsed.failure == box_alone.failure and parsed.detail.startswith("box: ")
+        return
+    assert parsed.ok, (text, parsed)
+    assert parsed.value[0] == box_alone.value
+    assert parsed.value[1] == codec.parse_polygons(outline_text, pw, ph).value
+
+
+@pytest.mark.parametrize("fmt, text, reason, detail", [
+    ("loc", "", ParseFailure.EMPTY, ""),
+    ("loc", "<loc_1> <loc_2>", ParseFailure.TRUNCATED, "the box needs 4"),
+    ("loc", "<loc_1> <loc_2> <sep> <loc_3> <loc_4>", ParseFailure.TRUNCATED, "the box needs 4"),
+    ("loc", "<loc_1> <loc_2> <loc_9> <loc_9>", ParseFailure.TRUNCATED, "no outline after the box"),
+    ("loc", "<loc_1> <loc_2> <loc_9> <loc_9> <loc_1> <loc_2> <loc_5>", ParseFailure.TRUNCATED, "outline: odd"),
+    ("loc", "<loc_1> <loc_2> <loc_9> <loc_9> <loc_1> <loc_1> <loc_1> <loc_1> <loc_1> <loc_1>",
+     ParseFailure.DEGENERATE, "outline: no part"),
+    ("loc", "<loc_9> <loc_2> <loc_9> <loc_9> <loc_1> <loc_1> <loc_5> <loc_1> <loc_5> <loc_5>",
+     ParseFailure.DEGENERATE, "box: box has zero width"),
+    ("loc", "a box", ParseFailure.NO_OPENING, ""),
+    ("tags", "<bbox> 1 2 9", ParseFailure.TRUNCATED, "<bbox> without </bbox>"),
+    ("tags", "<bbox> 1 2 9 9 </bbox> <polygon> (1,1) (5,1)", ParseFailure.TRUNCATED, "outline: <polygon> without"),
+    ("json", '{"x_min":1,"y_min":2,"x_max":9,"y_max":9}', ParseFailure.TRUNCATED, "no outline after the box"),
+    ("json", '{"x_min":1,"y_min":2}{"polygons":[[[1,1],[5,1],[5,5]]]}', ParseFailure.WRONG_COUNT, "box: missing"),
+])
+def test_located_outline_partial_answers_are_typed_failures(fmt, text, reason, detail):
+    parsed = Codec(fmt, 16).parse_located_outline(text, 64, 64)
+    assert parsed.failure == reason and parsed.detail.startswith(detail), parsed
+
+
+@given(st.text(max_size=200), fmts, bins)
+def test_the_located_outline_parser_never_raises(text, fmt, n):
+    assert isinstance(Codec(fmt, n).parse_located_outline(text, 64, 64), Parsed)

@@ -37,3 +37,27 @@ def test_the_threshold_decides_what_counts_as_on_an_object():
     half_overlap = [("one", A, Parsed((5.0, 0.0, 15.0, 10.0)))]  # IoU 1/3 with A
     assert object_hits(_result(half_overlap))[1]["on_named"] == 0.0
     assert object_hits(_result(half_overlap), threshold=0.3)[1]["on_named"] == 1.0
+
+
+def test_locate_segment_scores_the_outline_and_the_box(monkeypatch):
+    """Answers are scored as parsed: the true located outline scores its outline's IoU and a
+    box hit; a box cut short parses to nothing and counts as a miss on both."""
+    import vlmkit.evaluate as evaluate
+    from vlmkit.profiles import new_model
+    from vlmkit.shapeworld import ShapeWorld
+
+    model = new_model("tiny", vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2)
+    rows = [r for r in ShapeWorld().dataset("val", 4, progress=False)]
+    truth = lambda m, examples, *a, **k: [ex.answer for ex in examples]  # noqa: E731
+    monkeypatch.setattr(evaluate, "predict", truth)
+    right = evaluate.evaluate_segmentation(model, rows, task="locate_segment", progress=False)
+    outline_alone = evaluate.evaluate_segmentation(model, rows, task="segment", progress=False)
+    assert right.metrics["box_acc@0.5"] == 1.0 and right.metrics["parse_rate"] == 1.0
+    assert right.metrics["miou"] == outline_alone.metrics["miou"] > 0.8  # the same outline, scored the same
+    cut = lambda m, examples, *a, **k: [" ".join(ex.answer.split()[:3]) for ex in examples]  # noqa: E731
+    monkeypatch.setattr(evaluate, "predict", cut)
+    truncated = evaluate.evaluate_segmentation(model, rows, task="locate_segment", progress=False)
+    assert truncated.metrics["parse_rate"] == 0.0 and truncated.metrics["box_acc@0.5"] == 0.0
+    assert truncated.metrics["miou"] == 0.0 and truncated.parsed[0].detail.startswith("the box needs 4")
+    with pytest.raises(ValueError, match="scores 'segment' or 'locate_segment', not 'ground'"):
+        evaluate.evaluate_segmentation(model, rows, task="ground")

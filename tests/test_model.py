@@ -160,15 +160,16 @@ def test_constrained_decoding_never_emits_an_unparseable_box_or_polygon(micro_mo
     batch = processor.prompt_batch(examples)
     unconstrained = processor.decode(model.generate(**batch, max_new_tokens=8))
     assert any(not model.codec.parse_box(t, 64, 64).ok for t in unconstrained)  # the test has teeth
-    for shape, max_new in (("box", 8), ("polygon", 20)):
+    parsers = {"box": model.codec.parse_box, "polygon": model.codec.parse_polygons,
+               "box+polygon": model.codec.parse_located_outline}
+    for shape, max_new in (("box", 8), ("polygon", 20), ("box+polygon", 24), ("box+polygon", 11)):
         grammar = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, shape, max_new)])
         for seed in range(3):
             torch.manual_seed(seed)
             ids = model.generate(**batch, max_new_tokens=max_new, do_sample=True, temperature=2.0,
                                  logits_processor=grammar)
             for text in processor.decode(ids):
-                parse = model.codec.parse_box if shape == "box" else model.codec.parse_polygons
-                result = parse(text, 64, 64)
+                result = parsers[shape](text, 64, 64)
                 assert result.ok, (shape, text, result)
 
 
@@ -179,6 +180,10 @@ def test_constrained_decoding_rejects_formats_it_cannot_enforce(micro_model):
         LocationGrammar(micro_model.tokenizer, Codec("tags", 16), "box", 8)
     with pytest.raises(ValueError, match="max_new_tokens"):
         LocationGrammar(micro_model.tokenizer, micro_model.codec, "polygon", 5)
+    with pytest.raises(ValueError, match="max_new_tokens >= 11"):
+        LocationGrammar(micro_model.tokenizer, micro_model.codec, "box+polygon", 10)
+    with pytest.raises(ValueError, match="shape must be one of"):
+        LocationGrammar(micro_model.tokenizer, micro_model.codec, "outline", 10)
 
 
 def test_unparsed_answers_are_reported_not_hidden():

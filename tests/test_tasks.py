@@ -21,6 +21,11 @@ def test_every_task_makes_a_prompt_and_an_answer_that_parses():
     ground = make_example(row, "ground", CODEC, rng)
     assert CODEC.parse_box(ground.answer, 64, 64).ok and ground.expression in row["expressions"]
     assert CODEC.parse_polygons(make_example(row, "segment", CODEC, rng).answer, 64, 64).ok
+    located = make_example(row, "locate_segment", CODEC, rng)
+    assert located.prompt.startswith("locate and segment: ")
+    box, outline = CODEC.parse_located_outline(located.answer, 64, 64).value
+    assert located.answer.startswith(CODEC.encode_box(row["box"], 64, 64))  # the box comes first
+    assert outline == CODEC.parse_polygons(make_example(row, "segment", CODEC, rng).answer, 64, 64).value
     assert make_example(row, "describe", CODEC, rng).prompt.startswith("describe: <loc_")
 
 

@@ -17,6 +17,10 @@ the bin centre ``(bin + 0.5) * size / N``, so the round-trip error is at most
 ``size / (2 N)`` pixels. Whitespace is never significant in any format, because a
 word-level tokenizer's decoder puts spaces between every token it emits.
 
+A *located outline* (the ``locate_segment`` task) is the box, then the outline, in one
+answer (:meth:`Codec.encode_located_outline`): the box names the object first, and the
+outline follows inside it.
+
 Parsing never raises: :meth:`Codec.parse_box` and :meth:`Codec.parse_polygons` return a
 :class:`Parsed` holding either the value or a :class:`ParseFailure` reason, so callers
 can count a parse rate instead of hiding failures. Parsing is also linear in the text's
@@ -151,6 +155,11 @@ class Codec:
             return json.dumps({"polygons": [[[x, y] for x, y in p] for p in parts]}, separators=(",", ":"))
         return f" {SEPARATOR_TOKEN} ".join(" ".join(f"<loc_{x}> <loc_{y}>" for x, y in p) for p in parts)
 
+    def encode_located_outline(self, box: Sequence[float], polygons: Sequence[Polygon], width: int,
+                               height: int) -> str:
+        """The box, then the outline: ``<loc_x1> <loc_y1> <loc_x2> <loc_y2> <loc_..> ...`` in ``loc``."""
+        return f"{self.encode_box(box, width, height)} {self.encode_polygons(polygons, width, height)}"
+
     # ---- decoding -------------------------------------------------------------------
     def _to_pixels(self, bins: Sequence[tuple[int, int]], width: int, height: int) -> Parsed:
         q = self.quantizer
@@ -200,6 +209,55 @@ class Codec:
         if not parts:
             return _fail(ParseFailure.DEGENERATE, "no part has 3 distinct vertices")
         return Parsed(value=parts)
+
+    def parse_located_outline(self, text: str, width: int, height: int) -> Parsed[tuple[Box, list[Polygon]]]:
+        """Text of :meth:`encode_located_outline` -> ``Parsed[(box, polygon parts)]``. Never
+        raises. A box cut short or a box with nothing after it is ``TRUNCATED``; a box or
+        an outline that does not parse gives that part's failure, its detail saying which."""
+        if not isinstance(text, str) or not text.strip():
+            return _fail(ParseFailure.EMPTY)
+        split = _split_box_first(self.fmt, text)
+        if not split.ok:
+            return split
+        box_text, outline_text = split.value
+        box = self.parse_box(box_text, width, height)
+        if not box.ok:
+            return Parsed(failure=box.failure, detail=f"box: {box.detail}")
+        if not outline_text.strip():
+            return _fail(ParseFailure.TRUNCATED, "no outline after the box")
+        outline = self.parse_polygons(outline_text, width, height)
+        if not outline.ok:
+            return Parsed(failure=outline.failure, detail=f"outline: {outline.detail}")
+        return Parsed(value=(box.value, outline.value))
+
+
+def _split_box_first(fmt: str, text: str) -> Parsed:
+    """``(box text, outline text)`` of a located outline, or why the box part is incomplete."""
+    if fmt == "loc":
+        tokens = list(_LOC.finditer(text))
+        if not tokens:
+            return _fail(ParseFailure.NO_OPENING, "no location token")
+        if len(tokens) < 4 or SEPARATOR_TOKEN in text[: tokens[3].end()]:
+            return _fail(ParseFailure.TRUNCATED, "the box needs 4 location tokens before the outline")
+        return Parsed(value=(text[: tokens[3].end()], text[tokens[3].end():]))
+    if fmt == "tags":
+        if "<bbox>" not in text:
+            return _fail(ParseFailure.NO_OPENING, "no <bbox>")
+        if "</bbox>" not in text:
+            return _fail(ParseFailure.TRUNCATED, "<bbox> without </bbox>")
+        end = text.index("</bbox>") + len("</bbox>")
+        return Parsed(value=(text[:end], text[end:]))
+    compact = re.sub(r"\s+", "", text)  # json: the box object, then the outline object
+    first = _load_json(compact)
+    if not first.ok:
+        return first
+    start = compact.find("{")
+    depth = 0
+    for i, char in enumerate(compact[start:], start):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            return Parsed(value=(compact[: i + 1], compact[i + 1:]))
+    return _fail(ParseFailure.TRUNCATED, "the box object never closes")
 
 
 # ---- format-specific readers: each returns Parsed[list[int]] or Parsed[list[list[(x, y)]]] ----

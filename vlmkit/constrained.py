@@ -3,7 +3,8 @@ model choose only among the tokens the format permits next.
 
 With it, every answer parses by construction: a box is four location tokens with
 ``x1 < x2`` and ``y1 < y2``, then eos; a polygon is parts of at least three distinct
-vertices, separated by ``<sep>``, closed by eos before ``max_new_tokens`` runs out.
+vertices, separated by ``<sep>``, closed by eos before ``max_new_tokens`` runs out; a
+located outline (``box+polygon``) is such a box without its eos, then such a polygon.
 The model still decides *where*; the grammar only decides *what kind of token*.
 
 Only the ``loc`` format is supported: its tokens are atomic in every tokenizer, whereas
@@ -18,6 +19,9 @@ from transformers import LogitsProcessor, PreTrainedTokenizerBase
 from .codecs import SEPARATOR_TOKEN, Codec
 
 
+SHAPES = ("box", "polygon", "box+polygon")
+
+
 class LocationGrammar(LogitsProcessor):
     """Mask every token the ``loc`` grammar forbids after the tokens generated so far.
 
@@ -28,9 +32,9 @@ class LocationGrammar(LogitsProcessor):
     def __init__(self, tokenizer: PreTrainedTokenizerBase, codec: Codec, shape: str, max_new_tokens: int):
         if codec.fmt != "loc":
             raise ValueError(f"constrained decoding supports the 'loc' format only, not {codec.fmt!r}")
-        if shape not in ("box", "polygon"):
-            raise ValueError(f"shape must be 'box' or 'polygon', got {shape!r}")
-        minimum = 5 if shape == "box" else 7
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+        minimum = {"box": 5, "polygon": 7, "box+polygon": 11}[shape]
         if max_new_tokens < minimum:
             raise ValueError(f"a {shape} needs max_new_tokens >= {minimum}, got {max_new_tokens}")
         self.n, self.shape, self.max_new_tokens = codec.num_bins, shape, max_new_tokens
@@ -57,7 +61,7 @@ class LocationGrammar(LogitsProcessor):
     def _allowed(self, generated: list[int]) -> tuple[torch.Tensor | None, list[int]]:
         """(allowed bins as a bool mask or None, allowed non-location tokens)."""
         everything = torch.ones(self.n, dtype=torch.bool)
-        if self.shape == "box":
+        if self.shape == "box" or (self.shape == "box+polygon" and len(generated) < 4):
             bins = [self.bin_of[t] for t in generated]
             if len(bins) >= 4:
                 return None, [self.eos_id]
@@ -67,10 +71,12 @@ class LocationGrammar(LogitsProcessor):
                 return mask, []
             mask = torch.arange(self.n) > bins[len(bins) - 2]  # x2 > x1, y2 > y1
             return mask, []
+        remaining = self.max_new_tokens - len(generated)
+        if self.shape == "box+polygon":
+            generated = generated[4:]  # the outline after the box
         part = []
         for t in generated:
             part = [] if t == self.sep_id else part + [self.bin_of[t]]
-        remaining = self.max_new_tokens - len(generated)
         vertices = list(zip(part[0::2], part[1::2]))
         if len(part) % 2:  # inside a vertex: its y, distinct from earlier vertices until there are 3
             mask = everything.clone()

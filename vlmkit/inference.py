@@ -22,7 +22,8 @@ from .processor import Processor
 from .tasks import PROMPTS, Example
 from .tokenizer import ExpressionError, read_expression
 
-MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "describe": 16}
+MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "locate_segment": 44, "describe": 16}
+SHAPE_OF_TASK = {"ground": "box", "segment": "polygon", "locate_segment": "box+polygon"}
 
 
 @torch.no_grad()
@@ -38,11 +39,11 @@ def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = 64, c
     max_new = max_new_tokens or MAX_TOKENS[task]
     processors = None
     if constrained is None:
-        constrained = task in ("ground", "segment") and model.codec.fmt == "loc"
+        constrained = task in SHAPE_OF_TASK and model.codec.fmt == "loc"
     if constrained:
-        if task not in ("ground", "segment"):
-            raise ValueError(f"constrained decoding applies to ground/segment, not {task!r}")
-        shape = "box" if task == "ground" else "polygon"
+        if task not in SHAPE_OF_TASK:
+            raise ValueError(f"constrained decoding applies to {sorted(SHAPE_OF_TASK)}, not {task!r}")
+        shape = SHAPE_OF_TASK[task]
         processors = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, shape, max_new)])
     processor = Processor.for_model(model)
     was_training = model.training

@@ -6,6 +6,7 @@ task       prompt                             answer
 caption    ``caption:``                       a caption of the image
 ground     ``locate: the red circle``         the box, in the codec's format
 segment    ``segment: the red circle``        the outline, in the codec's format
+locate_segment ``locate and segment: the red circle`` the box, then the outline (one answer)
 describe   ``describe: <box in codec format>`` an expression for that object (REG)
 ========== ================================== ====================================
 
@@ -23,8 +24,10 @@ import numpy as np
 from .codecs import Codec
 from .polygons import flat_to_points, simplify_to_budget
 
-TASKS = ("caption", "ground", "segment", "describe")
-PROMPTS = {"caption": "caption:", "ground": "locate:", "segment": "segment:", "describe": "describe:"}
+TASKS = ("caption", "ground", "segment", "locate_segment", "describe")
+PROMPTS = {"caption": "caption:", "ground": "locate:", "segment": "segment:", "locate_segment": "locate and segment:",
+           "describe": "describe:"}
+OUTLINE_TASKS = ("segment", "locate_segment")  # tasks whose answer holds an outline
 MAX_VERTICES = 12  # outline budget for segment answers: ~2 tokens a vertex keeps answers short
 
 
@@ -60,10 +63,11 @@ def make_example(row: dict, task: str, codec: Codec, rng: np.random.Generator,
     box_text = codec.encode_box(row["box"], w, h)
     if task == "ground":
         return Example(task, row["image"], f"{PROMPTS[task]} {expression}", box_text, row, expression, kind)
-    if task == "segment":
+    if task in OUTLINE_TASKS:
         outline = simplify_to_budget([flat_to_points(p) for p in row["polygons"]], max_vertices)
-        polygon_text = codec.encode_polygons(outline, w, h)
-        return Example(task, row["image"], f"{PROMPTS[task]} {expression}", polygon_text, row, expression, kind)
+        answer = codec.encode_polygons(outline, w, h) if task == "segment" else \
+            codec.encode_located_outline(row["box"], outline, w, h)
+        return Example(task, row["image"], f"{PROMPTS[task]} {expression}", answer, row, expression, kind)
     return Example(task, row["image"], f"{PROMPTS[task]} {box_text}", expression, row, expression, kind)
 
 

@@ -87,9 +87,13 @@ class VLMConfig:
     def from_dict(cls, data: dict, complete: bool = False) -> "VLMConfig":
         """A validated config from ``data``. ``complete=True`` (a saved checkpoint's config)
         also requires every field: a missing ``codec_bins`` must not fall back to a default
-        that decodes every box at the wrong scale."""
+        that decodes every box at the wrong scale. The exception are fields added after
+        checkpoints were first saved (:data:`ADDED_FIELDS`): a checkpoint without one predates
+        it, and the value it gets is the one that builds the model it was saved from."""
         if not isinstance(data, dict):
             raise TypeError(f"a config is a JSON object, not {type(data).__name__}")
+        if complete:
+            data = {**ADDED_FIELDS, **data}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -129,6 +133,11 @@ class VLMConfig:
         if problems:
             raise ValueError("; ".join(problems))
 
+
+# Fields added after the first saved checkpoints, with the value that reproduces a model saved
+# before each existed (a ViT encoder, pretrained weights where named, no LoRA).
+ADDED_FIELDS = {"random_init": False, "vit_family": "vit", "lm_lora_rank": 0, "lm_lora_alpha": 16.0,
+                "lm_lora_targets": ""}
 
 # the size fields (after their part prefix) that must be positive
 _POSITIVE = {"image_size", "patch_size", "hidden", "layers", "heads", "mlp", "pixel_shuffle", "max_positions"}
