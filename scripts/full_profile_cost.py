@@ -128,9 +128,9 @@ def main() -> None:
           f"= {effective} examples a step, every part trained):")
     print("  assumptions: step FLOPs = FLOPs per example above x effective batch; GPU time = FLOPs / (peak x MFU);")
     print(f"  memory = {BYTES_PER_TRAINED_PARAMETER} bytes per trained parameter (fp32 weights, gradients, AdamW) "
-          f"+ activations per example x micro-batch, activations taken from the CPU's fp32 RSS slope (mixed")
-    print("  precision stores about half of that: an upper bound); data loading, evaluation and the CUDA context "
-          "(~0.5-1 GB) not counted.")
+          f"+ activations per example x micro-batch,")
+    print(f"  activations from this CPU's RSS slope above (under {steps[max(steps)]['precision'] if steps else '?'}); "
+          f"the CUDA context (~0.5-1 GB), allocator slack and evaluation not counted.")
     for name, gpu in GPUS.items():
         seconds = flops * effective / (gpu["tflops"] * 1e12 * gpu["mfu"])
         memory = states_gb + activations * recipe.batch_size

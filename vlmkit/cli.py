@@ -54,14 +54,16 @@ def _parser() -> argparse.ArgumentParser:
         answer = commands.add_parser(name, help=f"{what} for the object an expression names",
                                      description=f"Print {what} (pixels of IMAGE) for the object EXPRESSION names, "
                                                  f"and with --out save IMAGE with it drawn on.")
-        answer.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="a saved vlmkit checkpoint folder")
+        answer.add_argument("checkpoint", metavar="CHECKPOINT",
+                            help="a saved vlmkit checkpoint folder, or a Hugging Face Hub id (owner/name)")
         answer.add_argument("image", type=Path, metavar="IMAGE", help="an image file (PNG, JPEG, TIFF, ...)")
         answer.add_argument("expression", metavar="EXPRESSION", help='e.g. "the red circle"')
         answer.add_argument("--out", type=Path, default=None, metavar="OVERLAY.png", help="save the image with the answer")
 
     evaluate = commands.add_parser("eval", help="held-out scores of a checkpoint",
                                    description="Score CHECKPOINT on held-out rows of its profile and print the table.")
-    evaluate.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT",
+                          help="a saved vlmkit checkpoint folder, or a Hugging Face Hub id (owner/name)")
     evaluate.add_argument("--tasks", nargs="+", choices=EVAL_TASKS, default=["ground"], help="default: ground")
     evaluate.add_argument("--split", default="val", help="default: val")
     evaluate.add_argument("--count", type=int, default=100, help="held-out scenes or rows (default 100)")

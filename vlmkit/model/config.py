@@ -165,7 +165,7 @@ def full_config(vision: str = "siglip", random_init: bool = False, **overrides) 
 
     ``vision``: ``"siglip"`` (default: SigLIP's B/16, trained on image-text pairs, as in
     nanoVLM and PaliGemma) or ``"vit"`` (the ImageNet classifier's B/16 the source tutorial
-    used); same size, same 49 image tokens (``docs/gpu.md#vision-encoder``). ``random_init``:
+    used); same size, same 49 image tokens (``docs/gpu.md#the-vision-encoder``). ``random_init``:
     the same architectures with random weights, built offline (:mod:`vlmkit.model.published`)."""
     if vision not in FULL_VISION:
         raise ValueError(f"vision={vision!r}: choose one of {sorted(FULL_VISION)}")
