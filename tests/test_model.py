@@ -133,13 +133,48 @@ def test_a_tokenizer_without_the_image_placeholder_is_named():
 
 
 def test_greedy_with_kv_cache_equals_without(micro_model, ground_stream):
+    """vlmkit's lean loop (preallocated cache) answers what Hugging Face's uncached generate does."""
+    from vlmkit.model.decoding import supports_lean_decoding
+
     model = _spread_weights(micro_model).eval()
+    assert supports_lean_decoding(model.lm)
     examples, processor = _batch(model, ground_stream, 4)
     batch = processor.prompt_batch(examples)
     cached = model.generate(**batch, max_new_tokens=12, use_cache=True)
     uncached = model.generate(**batch, max_new_tokens=12, use_cache=False)
     assert len(set(cached.flatten().tolist())) > 2  # a real sequence, not one repeated token
     assert torch.equal(cached, uncached)
+
+
+@pytest.mark.parametrize("heads, kv_heads", [(4, 4), (4, 2)])
+def test_lean_decoding_equals_generate_with_grouped_heads_and_early_eos(heads, kv_heads, ground_stream):
+    """SmolLM2 shares each key/value head among 3 query heads (GQA): the lean loop's grouping
+    must match Hugging Face's; rows that stop early are padded after their eos the same way."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from vlmkit.model.decoding import lean_decode
+    from vlmkit.processor import Processor
+    from vlmkit.profiles import new_model
+    from tests.conftest import MICRO
+
+    torch.manual_seed(0)
+    model = new_model("tiny", **MICRO).eval()
+    tok = model.tokenizer
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=heads,
+                         num_key_value_heads=kv_heads, intermediate_size=64, bos_token_id=tok.bos_token_id,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    model.lm = AutoModelForCausalLM.from_config(config).eval()
+    examples = [ground_stream[i] for i in range(6)]
+    batch = Processor.for_model(model).prompt_batch(examples)
+    embeds = model._embed(batch["pixel_values"], batch["input_ids"])
+    free = model.lm.generate(inputs_embeds=embeds, attention_mask=batch["attention_mask"], max_new_tokens=10,
+                             do_sample=False, eos_token_id=None, pad_token_id=tok.pad_token_id)
+    stop = int(free[0, 3])  # a token the model does write: as "eos", some rows stop early
+    reference = model.lm.generate(inputs_embeds=embeds, attention_mask=batch["attention_mask"], max_new_tokens=10,
+                                  do_sample=False, eos_token_id=stop, pad_token_id=tok.pad_token_id)
+    lean = lean_decode(model.lm, embeds, batch["attention_mask"], 10, stop, tok.pad_token_id)
+    assert (reference == tok.pad_token_id).any() and len(set(reference.flatten().tolist())) > 3  # teeth
+    assert torch.equal(lean, reference)
 
 
 def test_batched_generation_equals_one_by_one(micro_model):

@@ -44,50 +44,94 @@ class LocationGrammar(LogitsProcessor):
         self.loc_ids = torch.tensor(ids[:-1])
         self.bin_of = {t: i for i, t in enumerate(ids[:-1])}
         self.sep_id, self.eos_id = ids[-1], tokenizer.eos_token_id
+        self._rows: list[_RowState] = []  # per-row state, advanced token by token across calls
+        self._seen = 0
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """Each row's state is advanced by its newest token only (a decode step costs the same
+        at token 200 as at token 2), and the mask is written with one index assignment per
+        kind of row instead of one per row."""
+        rows = self._advance(input_ids)
+        everything, free_rows, extra_rows, extra_tokens = [], [], [], []
         allowed = torch.zeros_like(scores, dtype=torch.bool)
-        for row, generated in enumerate(input_ids.tolist()):
-            if self.eos_id in generated:  # finished: generate() pads this row anyway
-                allowed[row] = True
+        for row, state in enumerate(rows):
+            if state.done:  # finished: the decoder pads this row anyway
+                everything.append(row)
                 continue
-            bins, tokens = self._allowed(generated)
-            if bins is not None:
+            bins, tokens = self._allowed(state, input_ids.shape[1])
+            if bins is True:
+                free_rows.append(row)
+            elif bins is not None:
                 allowed[row, self.loc_ids[bins]] = True
-            for token in tokens:
-                allowed[row, token] = True
+            extra_rows += [row] * len(tokens)
+            extra_tokens += tokens
+        if everything:
+            allowed[everything] = True
+        if free_rows:
+            allowed[torch.tensor(free_rows)[:, None], self.loc_ids[None, :]] = True
+        if extra_rows:
+            allowed[extra_rows, extra_tokens] = True
         return scores.masked_fill(~allowed, float("-inf"))
 
-    def _allowed(self, generated: list[int]) -> tuple[torch.Tensor | None, list[int]]:
-        """(allowed bins as a bool mask or None, allowed non-location tokens)."""
-        everything = torch.ones(self.n, dtype=torch.bool)
-        if self.shape == "box" or (self.shape == "box+polygon" and len(generated) < 4):
-            bins = [self.bin_of[t] for t in generated]
+    def _advance(self, input_ids: torch.LongTensor) -> list["_RowState"]:
+        """The rows' states after ``input_ids``, read from where the last call left off (or from
+        the start when this is a new generation: another batch, or fewer tokens than before)."""
+        length = input_ids.shape[1]
+        if len(self._rows) != input_ids.shape[0] or length < self._seen:
+            self._rows, self._seen = [_RowState() for _ in range(input_ids.shape[0])], 0
+        if length > self._seen:
+            for state, new in zip(self._rows, input_ids[:, self._seen:].tolist()):
+                for token in new:
+                    state.read(token, self)
+            self._seen = length
+        return self._rows
+
+    def _allowed(self, state: "_RowState", length: int) -> tuple[torch.Tensor | bool | None, list[int]]:
+        """(allowed bins: a bool mask, True for every bin, or None; allowed other tokens)."""
+        if self.shape == "box" or (self.shape == "box+polygon" and len(state.box) < 4):
+            bins = state.box
             if len(bins) >= 4:
                 return None, [self.eos_id]
             if len(bins) < 2:
-                mask = everything.clone()
+                mask = torch.ones(self.n, dtype=torch.bool)
                 mask[-1] = False  # leave room for a larger far corner
                 return mask, []
-            mask = torch.arange(self.n) > bins[len(bins) - 2]  # x2 > x1, y2 > y1
-            return mask, []
-        remaining = self.max_new_tokens - len(generated)
-        if self.shape == "box+polygon":
-            generated = generated[4:]  # the outline after the box
-        part = []
-        for t in generated:
-            part = [] if t == self.sep_id else part + [self.bin_of[t]]
-        vertices = list(zip(part[0::2], part[1::2]))
+            return torch.arange(self.n) > bins[len(bins) - 2], []  # x2 > x1, y2 > y1
+        remaining = self.max_new_tokens - length
+        part, vertices = state.part, state.vertices
         if len(part) % 2:  # inside a vertex: its y, distinct from earlier vertices until there are 3
-            mask = everything.clone()
-            if len(set(vertices)) < 3:
-                for x, y in vertices:
-                    if x == part[-1]:
-                        mask[y] = False
+            if len(vertices) >= 3:
+                return True, []
+            mask = torch.ones(self.n, dtype=torch.bool)
+            for x, y in vertices:
+                if x == part[-1]:
+                    mask[y] = False
             return mask, []
-        closable = len(set(vertices)) >= 3
+        closable = len(vertices) >= 3
         tokens = [self.eos_id] if closable else []
         if closable and remaining >= 8:  # <sep> + 3 vertices + eos still fit
             tokens.append(self.sep_id)
         more_vertices = remaining >= 3 if closable else True
-        return (everything if more_vertices else None), tokens
+        return (True if more_vertices else None), tokens
+
+
+class _RowState:
+    """What one row has generated, as the grammar needs it: the box's bins, the current
+    outline part's bins and its distinct vertices."""
+
+    __slots__ = ("box", "part", "vertices", "done")
+
+    def __init__(self):
+        self.box, self.part, self.vertices, self.done = [], [], set(), False
+
+    def read(self, token: int, grammar: LocationGrammar) -> None:
+        if self.done or token == grammar.eos_id:
+            self.done = True
+        elif grammar.shape == "box" or (grammar.shape == "box+polygon" and len(self.box) < 4):
+            self.box.append(grammar.bin_of[token])
+        elif token == grammar.sep_id:
+            self.part, self.vertices = [], set()
+        else:
+            self.part.append(grammar.bin_of[token])
+            if len(self.part) % 2 == 0:
+                self.vertices.add((self.part[-2], self.part[-1]))

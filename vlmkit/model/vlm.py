@@ -19,6 +19,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from ..codecs import Codec
 from ..tokenizer import IMAGE
 from .config import VLMConfig
+from .decoding import lean_decode, supports_lean_decoding
 from .language import build_language_model
 from .projector import Projector
 from .vision import VisionEncoder
@@ -146,19 +147,24 @@ class MiniVLM(nn.Module):
     def generate(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                  max_new_tokens: int = 32, do_sample: bool = False, temperature: float = 1.0,
                  top_k: int | None = None, logits_processor: LogitsProcessorList | None = None,
-                 use_cache: bool = True) -> torch.Tensor:
+                 use_cache: bool = True, min_new_tokens: int = 0) -> torch.Tensor:
         """New token ids ``(B, <= max_new_tokens)`` for left-padded prompts; rows that
         finish early are padded with ``pad_token_id`` after their eos.
 
-        Hugging Face ``generate`` runs the prefill and the KV-cached decode loop; with
-        ``inputs_embeds`` it returns only the new tokens and derives position ids from
-        the attention mask, so left padding is safe.
+        With the KV cache and a Llama-family LM (both profiles), vlmkit's lean loop decodes
+        (:mod:`vlmkit.model.decoding`: a preallocated cache, the same answers, several times
+        cheaper per token at batch 1); otherwise Hugging Face ``generate``, which with
+        ``inputs_embeds`` returns only the new tokens and derives position ids from the
+        attention mask, so left padding is safe either way.
         """
         embeds = self._embed(pixel_values, input_ids)
         tok = self.tokenizer
+        if use_cache and supports_lean_decoding(self.lm):
+            return lean_decode(self.lm, embeds, attention_mask, max_new_tokens, tok.eos_token_id, tok.pad_token_id,
+                               logits_processor, do_sample, temperature, top_k, min_new_tokens)
         sampling = {"temperature": temperature, "top_k": top_k} if do_sample else {}
         return self.lm.generate(
             inputs_embeds=embeds, attention_mask=attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
-            logits_processor=logits_processor, use_cache=use_cache, eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id, **sampling,
+            logits_processor=logits_processor, use_cache=use_cache, min_new_tokens=min_new_tokens,
+            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **sampling,
         )
