@@ -50,3 +50,24 @@ def test_caption_metrics_perfect_and_disjoint():
     assert wrong["bleu4"] < 1e-6 and wrong["cider"] == 0.0
     with pytest.raises(ValueError, match="same ids"):
         caption_metrics({1: "a"}, refs)
+
+
+def test_pointing_metrics_hand_computed():
+    """A 10x10 mask covering columns 2..4 of rows 2..4: (3.5, 3.5) is inside, 3 px from (3.5, 6.5);
+    (5.0, 3.0) lies in pixel column 5, outside; an unparsed answer is outside with no distance."""
+    import numpy as np
+    import pytest
+
+    from vlmkit.codecs import ParseFailure, Parsed
+    from vlmkit.metrics import pointing_metrics
+
+    mask = np.zeros((10, 10), bool)
+    mask[2:5, 2:5] = True
+    predictions = [Parsed(value=(3.5, 3.5)), Parsed(value=(5.0, 3.0)), Parsed(failure=ParseFailure.TRUNCATED)]
+    targets = [(3.5, 6.5), (5.0, 7.0), (3.0, 3.0)]
+    scores = pointing_metrics(predictions, [mask] * 3, targets)
+    assert scores["inside"] == pytest.approx(1 / 3) and scores["parse_rate"] == pytest.approx(2 / 3)
+    assert scores["mean_distance"] == pytest.approx((3.0 + 4.0) / 2)
+    assert scores["mean_distance_diag"] == pytest.approx(3.5 / np.hypot(10, 10))
+    with pytest.raises(ValueError, match="as many predictions"):
+        pointing_metrics(predictions, [mask], targets)

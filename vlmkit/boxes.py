@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 
 Box = tuple[float, float, float, float]
 
@@ -54,3 +55,32 @@ def box_iou(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
     union = box_area(pred) + box_area(target) - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def iou_losses(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7) -> dict[str, torch.Tensor]:
+    """Per-box losses of ``(N, 4)`` ``[x1, y1, x2, y2]`` tensors, differentiable, for a head that
+    regresses boxes (the DINOv3 + BGE source model's DIoU): ``iou`` (1 - IoU), ``giou`` (1 - GIoU:
+    minus the share of the enclosing box that neither covers, so disjoint boxes still get a
+    gradient) and ``diou`` (1 - IoU + squared centre distance over the enclosing box's squared
+    diagonal: pulls centres together directly). The formulas of Rezatofighi et al. (2019) and
+    Zheng et al. (2020), written here because torchvision (``torchvision.ops``) is not
+    installable on our CPU machines."""
+    x1 = torch.maximum(pred[:, 0], target[:, 0])
+    y1 = torch.maximum(pred[:, 1], target[:, 1])
+    x2 = torch.minimum(pred[:, 2], target[:, 2])
+    y2 = torch.minimum(pred[:, 3], target[:, 3])
+    inter = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    area = lambda b: (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)  # noqa: E731
+    union = area(pred) + area(target) - inter
+    iou = inter / (union + eps)
+    ex1 = torch.minimum(pred[:, 0], target[:, 0])
+    ey1 = torch.minimum(pred[:, 1], target[:, 1])
+    ex2 = torch.maximum(pred[:, 2], target[:, 2])
+    ey2 = torch.maximum(pred[:, 3], target[:, 3])
+    enclosing = (ex2 - ex1) * (ey2 - ey1)
+    giou = iou - (enclosing - union) / (enclosing + eps)
+    centre = lambda b: ((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)  # noqa: E731
+    (px, py), (tx, ty) = centre(pred), centre(target)
+    diagonal = (ex2 - ex1) ** 2 + (ey2 - ey1) ** 2
+    diou = iou - ((px - tx) ** 2 + (py - ty) ** 2) / (diagonal + eps)
+    return {"iou": 1 - iou, "giou": 1 - giou, "diou": 1 - diou}

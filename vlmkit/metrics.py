@@ -6,6 +6,9 @@
 * Referring segmentation: mIoU is the mean of per-sample IoU; oIoU (a.k.a. cIoU) is the
   total intersection over the total union across the set, which weights big objects
   more; P@X is the fraction of samples with IoU >= X.
+* Pointing: the share of predicted points inside the object's mask (the pointing-game
+  score), and the mean distance to the true point in pixels and as a share of the image
+  diagonal; an unparsed answer is outside and contributes no distance.
 * Captioning: BLEU-4 and CIDEr-D from pycocoevalcap, the COCO caption evaluation code.
 """
 
@@ -37,6 +40,30 @@ def grounding_metrics(predictions: Sequence[Parsed], targets: Sequence[Sequence[
         "parse_rate": float(np.mean(parsed)),
         "n": len(predictions),
     }
+
+
+def pointing_metrics(predictions: Sequence[Parsed], masks: Sequence[np.ndarray],
+                     targets: Sequence[Sequence[float]]) -> dict[str, float]:
+    """Pointing scores of parsed ``(x, y)`` points (pixels) against the objects' boolean
+    ``masks`` (``H x W``) and true points. A point is inside when the pixel it falls in
+    (``floor(x), floor(y)``) belongs to the mask."""
+    if not (len(predictions) == len(masks) == len(targets)) or not predictions:
+        raise ValueError(f"pointing_metrics needs as many predictions ({len(predictions)}), masks ({len(masks)}) and "
+                         f"targets ({len(targets)}), at least one")
+    inside, distances, relative = [], [], []
+    for parsed, mask, target in zip(predictions, masks, targets):
+        if not parsed.ok:
+            inside.append(False)
+            continue
+        x, y = parsed.value
+        col, row = int(np.floor(x)), int(np.floor(y))
+        inside.append(bool(0 <= row < mask.shape[0] and 0 <= col < mask.shape[1] and mask[row, col]))
+        distances.append(float(np.hypot(x - target[0], y - target[1])))
+        relative.append(distances[-1] / float(np.hypot(*mask.shape)))
+    return {"inside": float(np.mean(inside)),
+            "mean_distance": float(np.mean(distances)) if distances else float("nan"),
+            "mean_distance_diag": float(np.mean(relative)) if relative else float("nan"),
+            "parse_rate": float(np.mean([p.ok for p in predictions])), "n": len(predictions)}
 
 
 class SegmentationScores:

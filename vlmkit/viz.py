@@ -150,3 +150,21 @@ def bar_table(values: dict[str, dict[str, float]], title: str, ylabel: str) -> p
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def attention_overlay(ax: matplotlib.axes.Axes, image, heat: np.ndarray, title: str = "", true_box=None,
+                      pred_box=None) -> None:
+    """``heat`` (a ``grid x grid`` map, e.g. :meth:`vlmkit.attention.AnswerAttention.mean_map`)
+    stretched over ``image`` as a translucent heat map, each cell over the image patch it
+    came from, with the true (green) and predicted (red, dashed) boxes."""
+    pixels = np.asarray(load_image(image))
+    height, width = pixels.shape[:2]
+    ax.imshow(pixels, interpolation="nearest", extent=(0, width, height, 0))
+    ax.imshow(heat, cmap="inferno", alpha=0.55, interpolation="nearest", extent=(0, width, height, 0),
+              vmin=0, vmax=max(float(heat.max()), 1e-9))
+    if true_box is not None:
+        draw_box(ax, true_box, TRUE_COLOUR)
+    if pred_box is not None:
+        draw_box(ax, pred_box, PRED_COLOUR, "--")
+    ax.set_title("\n".join(textwrap.wrap(title, 32)), fontsize=8)
+    ax.axis("off")
