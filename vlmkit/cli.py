@@ -5,6 +5,7 @@
     vlmkit ground CHECKPOINT IMAGE "expression"   a box for the object the expression names
     vlmkit segment CHECKPOINT IMAGE "expression"  its outline
     vlmkit eval CHECKPOINT                        held-out scores of a checkpoint
+    vlmkit export CHECKPOINT OUT_DIR              ONNX graphs that onnxruntime answers with
 
 ``vlmkit COMMAND --help`` says more. Bad input (a missing file, an unknown word, a recipe
 field that does not exist) ends with a one-line error and exit status 2; a model answer
@@ -69,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--count", type=int, default=100, help="held-out scenes or rows (default 100)")
     evaluate.add_argument("--profile", choices=("tiny", "full"), default=None, help="default: VLMKIT_PROFILE or tiny")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+
+    export = commands.add_parser("export", help="export a checkpoint to ONNX",
+                                 description="Write CHECKPOINT as ONNX graphs (vision + projector, language model) "
+                                             "with its tokenizer to OUT_DIR; vlmkit.export.OnnxVLM answers from them "
+                                             "with onnxruntime alone.")
+    export.add_argument("checkpoint", metavar="CHECKPOINT",
+                        help="a saved vlmkit checkpoint folder, or a Hugging Face Hub id (owner/name)")
+    export.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     return parser
 
 
@@ -168,4 +177,13 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": _demo, "train": _train, "ground": _answer, "segment": _answer, "eval": _eval}
+def _export(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .export import export_onnx
+
+    folder = export_onnx(load_model(args.checkpoint), args.out_dir)
+    print(f"exported to {folder}: " + ", ".join(sorted(p.name for p in folder.iterdir())))
+    return 0
+
+
+COMMANDS = {"demo": _demo, "train": _train, "ground": _answer, "segment": _answer, "eval": _eval, "export": _export}
