@@ -258,3 +258,29 @@ def test_located_outline_partial_answers_are_typed_failures(fmt, text, reason, d
 @given(st.text(max_size=200), fmts, bins)
 def test_the_located_outline_parser_never_raises(text, fmt, n):
     assert isinstance(Codec(fmt, n).parse_located_outline(text, 64, 64), Parsed)
+
+
+@given(image_and_box(), bins, fmts)
+def test_point_round_trip_within_quantisation_error(data, n, fmt):
+    w, h, box = data
+    point = (box[0], box[1])
+    codec = Codec(fmt, n)
+    parsed = codec.parse_point(codec.encode_point(point, w, h), w, h)
+    assert parsed.ok
+    assert abs(parsed.value[0] - point[0]) <= w / n and abs(parsed.value[1] - point[1]) <= h / n
+
+
+@pytest.mark.parametrize("fmt, text, reason", [
+    ("loc", "", ParseFailure.EMPTY), ("loc", "<loc_3>", ParseFailure.WRONG_COUNT),
+    ("loc", "<loc_3> <loc_4> <loc_5>", ParseFailure.WRONG_COUNT), ("loc", "<loc_3> <loc_99>", ParseFailure.OUT_OF_RANGE),
+    ("tags", "12,5", ParseFailure.NO_OPENING), ("tags", "(12,5", ParseFailure.TRUNCATED),
+    ("tags", "(12,a)", ParseFailure.NON_NUMERIC), ("json", '{"x":1}', ParseFailure.WRONG_COUNT),
+    ("json", '{"x":1,"y":', ParseFailure.TRUNCATED),
+])
+def test_point_failures_are_typed(fmt, text, reason):
+    assert Codec(fmt, 16).parse_point(text, 64, 64).failure == reason
+
+
+@given(st.text(max_size=200), fmts, bins)
+def test_the_point_parser_never_raises(text, fmt, n):
+    assert isinstance(Codec(fmt, n).parse_point(text, 64, 64), Parsed)

@@ -61,3 +61,32 @@ def test_locate_segment_scores_the_outline_and_the_box(monkeypatch):
     assert truncated.metrics["miou"] == 0.0 and truncated.parsed[0].detail.startswith("the box needs 4")
     with pytest.raises(ValueError, match="scores 'segment' or 'locate_segment', not 'ground'"):
         evaluate.evaluate_segmentation(model, rows, task="ground")
+
+
+def test_pointing_scores_what_the_model_answered(monkeypatch):
+    """The taught point is inside its object at distance ~0; the point of another object is
+    outside; a cut answer does not parse."""
+    import numpy as np
+
+    import vlmkit.evaluate as evaluate
+    from vlmkit.profiles import new_model
+    from vlmkit.shapeworld.streams import multi_object_world
+
+    model = new_model("tiny", vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2)
+    rows = [r for r in multi_object_world().dataset("val", 3, progress=False)]
+    monkeypatch.setattr(evaluate, "predict", lambda m, examples, *a, **k: [ex.answer for ex in examples])
+    right = evaluate.evaluate_pointing(model, rows, progress=False).metrics
+    assert right["inside"] == 1.0 and right["mean_distance"] < 1.0 and right["parse_rate"] == 1.0
+
+    def elsewhere(m, examples, *a, **k):  # the answer for the next row of the same scene
+        out = []
+        for ex in examples:
+            scene = [r for r in rows if r["image_id"] == ex.row["image_id"] and r["id"] != ex.row["id"]]
+            out.append(evaluate.make_example(scene[0], "point", model.codec, np.random.default_rng(0)).answer)
+        return out
+
+    monkeypatch.setattr(evaluate, "predict", elsewhere)
+    wrong = evaluate.evaluate_pointing(model, rows, progress=False).metrics
+    assert wrong["inside"] < 0.5 and wrong["mean_distance"] > 5
+    monkeypatch.setattr(evaluate, "predict", lambda m, examples, *a, **k: ["<loc_3>" for _ in examples])
+    assert evaluate.evaluate_pointing(model, rows, progress=False).metrics["parse_rate"] == 0.0

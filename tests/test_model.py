@@ -196,8 +196,8 @@ def test_constrained_decoding_never_emits_an_unparseable_box_or_polygon(micro_mo
     unconstrained = processor.decode(model.generate(**batch, max_new_tokens=8))
     assert any(not model.codec.parse_box(t, 64, 64).ok for t in unconstrained)  # the test has teeth
     parsers = {"box": model.codec.parse_box, "polygon": model.codec.parse_polygons,
-               "box+polygon": model.codec.parse_located_outline}
-    for shape, max_new in (("box", 8), ("polygon", 20), ("box+polygon", 24), ("box+polygon", 11)):
+               "box+polygon": model.codec.parse_located_outline, "point": model.codec.parse_point}
+    for shape, max_new in (("box", 8), ("polygon", 20), ("box+polygon", 24), ("box+polygon", 11), ("point", 4)):
         grammar = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, shape, max_new)])
         for seed in range(3):
             torch.manual_seed(seed)

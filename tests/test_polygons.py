@@ -152,3 +152,21 @@ def test_an_rle_of_another_size_than_its_image_is_refused():
     with pytest.raises(ValueError, match="counts are not 30 x 40"):
         rle_to_mask({"size": [30, 40], "counts": [100]}, 30, 40)
     assert rle_to_mask({"size": [30, 40], "counts": [1200]}, 30, 40).shape == (30, 40)
+
+
+def test_interior_point_is_the_centroid_or_the_nearest_pixel_inside():
+    import numpy as np
+    import pytest
+
+    from vlmkit.polygons import interior_point
+
+    square = np.zeros((10, 10), bool)
+    square[2:6, 4:8] = True
+    assert interior_point(square) == (5.5, 3.5)  # pixel centroid row 3.5, column 5.5: pixel (3, 5), inside
+    ring = np.zeros((9, 9), bool)
+    ring[1:8, 1:8] = True
+    ring[3:6, 3:6] = False  # the centroid of a ring is its hole
+    x, y = interior_point(ring)
+    assert ring[int(y), int(x)] and abs(x - 4.5) + abs(y - 4.5) <= 2.0
+    with pytest.raises(ValueError, match="empty mask"):
+        interior_point(np.zeros((3, 3), bool))

@@ -21,6 +21,11 @@ def test_every_task_makes_a_prompt_and_an_answer_that_parses():
     ground = make_example(row, "ground", CODEC, rng)
     assert CODEC.parse_box(ground.answer, 64, 64).ok and ground.expression in row["expressions"]
     assert CODEC.parse_polygons(make_example(row, "segment", CODEC, rng).answer, 64, 64).ok
+    point = make_example(row, "point", CODEC, rng)
+    x, y = CODEC.parse_point(point.answer, 64, 64).value
+    from vlmkit.tasks import row_mask
+
+    assert point.prompt.startswith("locate the middle of: ") and row_mask(row)[int(y), int(x)]
     located = make_example(row, "locate_segment", CODEC, rng)
     assert located.prompt.startswith("locate and segment: ")
     box, outline = CODEC.parse_located_outline(located.answer, 64, 64).value

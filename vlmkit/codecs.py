@@ -17,6 +17,9 @@ the bin centre ``(bin + 0.5) * size / N``, so the round-trip error is at most
 ``size / (2 N)`` pixels. Whitespace is never significant in any format, because a
 word-level tokenizer's decoder puts spaces between every token it emits.
 
+A *point* (the ``point`` task) is one location: ``<loc_12> <loc_5>`` in ``loc``, ``(12,5)``
+in ``tags`` (a polygon's vertex notation), ``{"x":12,"y":5}`` in ``json``.
+
 A *located outline* (the ``locate_segment`` task) is the box, then the outline, in one
 answer (:meth:`Codec.encode_located_outline`): the box names the object first, and the
 outline follows inside it.
@@ -155,6 +158,15 @@ class Codec:
             return json.dumps({"polygons": [[[x, y] for x, y in p] for p in parts]}, separators=(",", ":"))
         return f" {SEPARATOR_TOKEN} ".join(" ".join(f"<loc_{x}> <loc_{y}>" for x, y in p) for p in parts)
 
+    def encode_point(self, point: Sequence[float], width: int, height: int) -> str:
+        """``(x, y)`` pixels -> text (see the module doc)."""
+        ((x, y),) = self._bins([point], width, height)
+        if self.fmt == "tags":
+            return f"({x},{y})"
+        if self.fmt == "json":
+            return json.dumps({"x": x, "y": y}, separators=(",", ":"))
+        return f"<loc_{x}> <loc_{y}>"
+
     def encode_located_outline(self, box: Sequence[float], polygons: Sequence[Polygon], width: int,
                                height: int) -> str:
         """The box, then the outline: ``<loc_x1> <loc_y1> <loc_x2> <loc_y2> <loc_..> ...`` in ``loc``."""
@@ -209,6 +221,30 @@ class Codec:
         if not parts:
             return _fail(ParseFailure.DEGENERATE, "no part has 3 distinct vertices")
         return Parsed(value=parts)
+
+    def parse_point(self, text: str, width: int, height: int) -> Parsed[tuple[float, float]]:
+        """Text -> ``Parsed[(x, y)]`` in pixels (bin centres). Never raises."""
+        if not isinstance(text, str) or not text.strip():
+            return _fail(ParseFailure.EMPTY)
+        if self.fmt == "loc":
+            numbers = _numbers_in_loc(text, "point")
+        elif self.fmt == "json":
+            obj = _load_json(text)
+            missing = [k for k in ("x", "y") if obj.ok and k not in obj.value]
+            numbers = obj if not obj.ok else _fail(ParseFailure.WRONG_COUNT, f"missing keys {missing}") if missing \
+                else _json_ints([obj.value["x"], obj.value["y"]], "point")
+        else:
+            if "(" not in text:
+                return _fail(ParseFailure.NO_OPENING, "no '('")
+            if ")" not in text:
+                return _fail(ParseFailure.TRUNCATED, "'(' without ')'")
+            numbers = _ints([t.strip() for t in text[text.index("(") + 1:text.index(")")].split(",")])
+        if not numbers.ok:
+            return numbers
+        if len(numbers.value) != 2:
+            return _fail(ParseFailure.WRONG_COUNT, f"a point needs 2 numbers, got {len(numbers.value)}")
+        points = self._to_pixels([tuple(numbers.value)], width, height)
+        return Parsed(value=points.value[0]) if points.ok else points
 
     def parse_located_outline(self, text: str, width: int, height: int) -> Parsed[tuple[Box, list[Polygon]]]:
         """Text of :meth:`encode_located_outline` -> ``Parsed[(box, polygon parts)]``. Never

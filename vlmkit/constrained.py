@@ -2,7 +2,7 @@
 model choose only among the tokens the format permits next.
 
 With it, every answer parses by construction: a box is four location tokens with
-``x1 < x2`` and ``y1 < y2``, then eos; a polygon is parts of at least three distinct
+``x1 < x2`` and ``y1 < y2``, then eos; a point two location tokens, then eos; a polygon is parts of at least three distinct
 vertices, separated by ``<sep>``, closed by eos before ``max_new_tokens`` runs out; a
 located outline (``box+polygon``) is such a box without its eos, then such a polygon.
 The model still decides *where*; the grammar only decides *what kind of token*.
@@ -19,7 +19,7 @@ from transformers import LogitsProcessor, PreTrainedTokenizerBase
 from .codecs import SEPARATOR_TOKEN, Codec
 
 
-SHAPES = ("box", "polygon", "box+polygon")
+SHAPES = ("box", "polygon", "box+polygon", "point")
 
 
 class LocationGrammar(LogitsProcessor):
@@ -34,7 +34,7 @@ class LocationGrammar(LogitsProcessor):
             raise ValueError(f"constrained decoding supports the 'loc' format only, not {codec.fmt!r}")
         if shape not in SHAPES:
             raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
-        minimum = {"box": 5, "polygon": 7, "box+polygon": 11}[shape]
+        minimum = {"box": 5, "polygon": 7, "box+polygon": 11, "point": 3}[shape]
         if max_new_tokens < minimum:
             raise ValueError(f"a {shape} needs max_new_tokens >= {minimum}, got {max_new_tokens}")
         self.n, self.shape, self.max_new_tokens = codec.num_bins, shape, max_new_tokens
@@ -88,6 +88,8 @@ class LocationGrammar(LogitsProcessor):
 
     def _allowed(self, state: "_RowState", length: int) -> tuple[torch.Tensor | bool | None, list[int]]:
         """(allowed bins: a bool mask, True for every bin, or None; allowed other tokens)."""
+        if self.shape == "point":
+            return (None, [self.eos_id]) if len(state.box) >= 2 else (True, [])
         if self.shape == "box" or (self.shape == "box+polygon" and len(state.box) < 4):
             bins = state.box
             if len(bins) >= 4:
@@ -127,7 +129,7 @@ class _RowState:
     def read(self, token: int, grammar: LocationGrammar) -> None:
         if self.done or token == grammar.eos_id:
             self.done = True
-        elif grammar.shape == "box" or (grammar.shape == "box+polygon" and len(self.box) < 4):
+        elif grammar.shape in ("box", "point") or (grammar.shape == "box+polygon" and len(self.box) < 4):
             self.box.append(grammar.bin_of[token])
         elif token == grammar.sep_id:
             self.part, self.vertices = [], set()

@@ -17,10 +17,10 @@ import numpy as np
 from .boxes import box_iou
 from .codecs import Parsed
 from .inference import predict
-from .metrics import SegmentationScores, caption_metrics, grounding_metrics
+from .metrics import SegmentationScores, caption_metrics, grounding_metrics, pointing_metrics
 from .model import MiniVLM
-from .polygons import flat_to_points, polygons_to_mask
-from .tasks import Example, make_example
+from .polygons import flat_to_points, interior_point, polygons_to_mask
+from .tasks import Example, make_example, row_mask
 
 
 @dataclass
@@ -148,6 +148,18 @@ def _outline_of(located: Parsed, true_box, box_hits: list) -> Parsed:
     return Parsed(value=outline)
 
 
+def evaluate_pointing(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, constrained: bool | None = None,
+                      batch_size: int = 64, progress: bool = True) -> Scored:
+    """Pointing (``point`` task): the share of points inside the object's mask and the mean
+    distance to the point the task teaches (:func:`vlmkit.metrics.pointing_metrics`)."""
+    examples = queries(rows, "point", model.codec, per_row)
+    answers = predict(model, examples, batch_size, constrained, progress=progress)
+    parsed = [model.codec.parse_point(a, ex.row["width"], ex.row["height"]) for a, ex in zip(answers, examples)]
+    masks = [row_mask(ex.row) for ex in examples]
+    targets = [interior_point(mask) for mask in masks]
+    return Scored(pointing_metrics(parsed, masks, targets), examples, answers, parsed)
+
+
 def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> Scored:
     """BLEU-4 and CIDEr-D of one greedy caption per image against all its captions."""
     images = list({row["image_id"]: row for row in rows}.values())
@@ -206,4 +218,6 @@ def evaluate_task(model: MiniVLM, task: str, rows: Sequence[dict], progress: boo
         return evaluate_segmentation(model, rows, progress=progress, task=task).metrics
     if task == "describe":
         return evaluate_description(model, rows, progress=progress).metrics
+    if task == "point":
+        return evaluate_pointing(model, rows, progress=progress).metrics
     raise ValueError(f"unknown task {task!r}")

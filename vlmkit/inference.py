@@ -22,8 +22,8 @@ from .processor import Processor
 from .tasks import PROMPTS, Example
 from .tokenizer import ExpressionError, read_expression
 
-MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "locate_segment": 44, "describe": 16}
-SHAPE_OF_TASK = {"ground": "box", "segment": "polygon", "locate_segment": "box+polygon"}
+MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "locate_segment": 44, "point": 4, "describe": 16}
+SHAPE_OF_TASK = {"ground": "box", "segment": "polygon", "locate_segment": "box+polygon", "point": "point"}
 
 
 @torch.no_grad()

@@ -229,3 +229,18 @@ def roundtrip_iou(mask: np.ndarray, max_vertices: int | None) -> float:
 def budget_curve(masks: Sequence[np.ndarray], budgets: Sequence[int]) -> dict[int, float]:
     """Mean :func:`roundtrip_iou` over ``masks`` for each vertex budget."""
     return {b: float(np.mean([roundtrip_iou(m, b) for m in masks])) for b in budgets}
+
+
+def interior_point(mask: np.ndarray) -> tuple[float, float]:
+    """A point of ``mask`` to point at: the centre of its pixels' centroid when that pixel is in
+    the mask, else the centre of the mask pixel nearest to it (an occluded or bent object's
+    centroid can fall outside it). ``ValueError`` for an empty mask."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        raise ValueError("an empty mask has no point to point at")
+    cy, cx = rows.mean(), cols.mean()
+    r, c = int(cy), int(cx)
+    if not mask[r, c]:
+        nearest = int(np.argmin((rows - cy) ** 2 + (cols - cx) ** 2))
+        r, c = int(rows[nearest]), int(cols[nearest])
+    return (c + 0.5, r + 0.5)

@@ -28,7 +28,7 @@ from .recipes import GroundRecipe, Recipe, SegmentRecipe, recipe_for
 from .shapeworld import ShapeWorld
 from .shapeworld.language import vocabulary
 from .shapeworld.streams import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
-from .tasks import MAX_VERTICES, OUTLINE_TASKS, PROMPTS, MixtureStream, RowStream, Stream
+from .tasks import MAX_VERTICES, OBJECT_TASKS, PROMPTS, MixtureStream, RowStream, Stream
 from .tokenizer import build_word_tokenizer, load_pretrained_tokenizer, standin_tokenizer
 
 # words the stand-in tokenizer's merges are learned from, besides ShapeWorld's and the prompts
@@ -128,7 +128,7 @@ class TinyProfile(Profile):
         segmentation recipe's ``single_object_fraction`` of its examples (or
         ``single_object_examples``), then, for a grounding recipe, its attribute pairs, then
         2-4 object scenes, ``examples_per_scene`` questions about different objects of each."""
-        if task not in ("ground", *OUTLINE_TASKS):
+        if task not in OBJECT_TASKS:
             return shapeworld_stream(task, codec, ShapeWorld(seed=seed), seed=seed)
         singles = single_object_examples
         if singles is None:
@@ -144,7 +144,7 @@ class TinyProfile(Profile):
                         max_objects: int | None = None) -> list[dict]:
         """ShapeWorld scenes ``0..count-1`` of ``split`` (2-4 objects for ``val`` grounding and
         segmentation; at most ``max_objects`` if given)."""
-        world = multi_object_world() if (task in ("ground", *OUTLINE_TASKS) and split == "val") else ShapeWorld()
+        world = multi_object_world() if (task in OBJECT_TASKS and split == "val") else ShapeWorld()
         if max_objects is not None:
             world = ShapeWorld(replace(world.config, min_objects=1, max_objects=max_objects))
         return list(world.dataset(split, count, progress=False))

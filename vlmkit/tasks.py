@@ -7,6 +7,7 @@ caption    ``caption:``                       a caption of the image
 ground     ``locate: the red circle``         the box, in the codec's format
 segment    ``segment: the red circle``        the outline, in the codec's format
 locate_segment ``locate and segment: the red circle`` the box, then the outline (one answer)
+point      ``locate the middle of: the red circle`` one location inside the object
 describe   ``describe: <box in codec format>`` an expression for that object (REG)
 ========== ================================== ====================================
 
@@ -22,12 +23,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .codecs import Codec
-from .polygons import flat_to_points, simplify_to_budget
+from .polygons import flat_to_points, interior_point, polygons_to_mask, simplify_to_budget
 
-TASKS = ("caption", "ground", "segment", "locate_segment", "describe")
+TASKS = ("caption", "ground", "segment", "locate_segment", "point", "describe")
+# every prompt word is already in the tiny vocabulary: a new task leaves the tokenizer unchanged
 PROMPTS = {"caption": "caption:", "ground": "locate:", "segment": "segment:", "locate_segment": "locate and segment:",
-           "describe": "describe:"}
+           "point": "locate the middle of:", "describe": "describe:"}
 OUTLINE_TASKS = ("segment", "locate_segment")  # tasks whose answer holds an outline
+OBJECT_TASKS = ("ground", *OUTLINE_TASKS, "point")  # tasks about one object of a scene
 MAX_VERTICES = 12  # outline budget for segment answers: ~2 tokens a vertex keeps answers short
 
 
@@ -63,12 +66,20 @@ def make_example(row: dict, task: str, codec: Codec, rng: np.random.Generator,
     box_text = codec.encode_box(row["box"], w, h)
     if task == "ground":
         return Example(task, row["image"], f"{PROMPTS[task]} {expression}", box_text, row, expression, kind)
+    if task == "point":
+        answer = codec.encode_point(interior_point(row_mask(row)), w, h)
+        return Example(task, row["image"], f"{PROMPTS[task]} {expression}", answer, row, expression, kind)
     if task in OUTLINE_TASKS:
         outline = simplify_to_budget([flat_to_points(p) for p in row["polygons"]], max_vertices)
         answer = codec.encode_polygons(outline, w, h) if task == "segment" else \
             codec.encode_located_outline(row["box"], outline, w, h)
         return Example(task, row["image"], f"{PROMPTS[task]} {expression}", answer, row, expression, kind)
     return Example(task, row["image"], f"{PROMPTS[task]} {box_text}", expression, row, expression, kind)
+
+
+def row_mask(row: dict) -> np.ndarray:
+    """The object's mask, rasterised from the row's polygons."""
+    return polygons_to_mask([flat_to_points(p) for p in row["polygons"]], row["height"], row["width"])
 
 
 class Stream:
