@@ -218,7 +218,7 @@ def test_a_long_whitespace_run_in_a_tags_polygon_is_read_in_one_pass():
 @given(image_and_box(), image_and_polygons(), bins, fmts)
 def test_located_outline_round_trips_box_and_outline(box_data, polygon_data, n, fmt):
     """The box then the outline in one answer reads back as the two parsed alone."""
-    (w, h, box), (pw, ph, polygons) = box_data, polygon_data
+    (_, _, box), (pw, ph, polygons) = box_data, polygon_data  # the box is placed in the outline's image
     codec = Codec(fmt, n)
     try:
         outline_text = codec.encode_polygons(polygons, pw, ph)
