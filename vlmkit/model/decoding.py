@@ -52,13 +52,9 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
         v = torch.empty_like(k)
         k[:, :, :prompt], v[:, :, :prompt] = layer.keys, layer.values
         keys.append(k), values.append(v)
-    # -inf on the prompt's left padding; every position up to the current token is real, and
-    # later ones are never read (the cache is sliced to the current length)
-    padding = torch.zeros(batch, 1, 1, total, dtype=embeds.dtype, device=embeds.device)
-    padding[:, 0, 0, :prompt].masked_fill_(attention_mask == 0, float("-inf"))
-    # rotary angles of every answer position, computed once
-    steps = positions[:, -1:] + 1 + torch.arange(max_new_tokens, device=embeds.device)
-    cos_all, sin_all = decoder.rotary_emb(embeds, steps)
+    attend = torch.zeros(batch, 1, 1, total, dtype=torch.bool, device=embeds.device)
+    attend[:, 0, 0, :prompt] = attention_mask.bool()
+    position = positions[:, -1:] + 1
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
     generated = torch.empty(batch, 0, dtype=torch.long, device=embeds.device)
@@ -76,8 +72,9 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
         if finished.all() or step == max_new_tokens - 1:
             break
         at = prompt + step
+        attend[:, 0, 0, at] = True
         hidden = base.get_input_embeddings()(token[:, None])
-        cos, sin = cos_all[:, step:step + 1], sin_all[:, step:step + 1]
+        cos, sin = decoder.rotary_emb(hidden, position + step)
         for layer, k_buf, v_buf in zip(decoder.layers, keys, values):
             attn, x = layer.self_attn, layer.input_layernorm(hidden)
             q = attn.q_proj(x).view(batch, 1, heads, head_dim).transpose(1, 2)
@@ -89,7 +86,7 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
             # call for a single query, the three small products below a tenth of that
             q = q.view(batch, kv_heads, heads // kv_heads, head_dim)  # query heads grouped by their kv head
             scores = (q @ k_buf[:, :, :at + 1].transpose(-1, -2)) * head_dim ** -0.5
-            scores = (scores + padding[..., :at + 1]).softmax(-1)
+            scores = scores.masked_fill(~attend[..., :at + 1], float("-inf")).softmax(-1)
             context = (scores.to(v_buf.dtype) @ v_buf[:, :, :at + 1]).view(batch, heads, 1, head_dim)
             hidden = hidden + attn.o_proj(context.transpose(1, 2).reshape(batch, 1, heads * head_dim))
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
