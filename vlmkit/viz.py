@@ -157,14 +157,7 @@ def attention_overlay(ax: matplotlib.axes.Axes, image, heat: np.ndarray, title: 
     """``heat`` (a ``grid x grid`` map, e.g. :meth:`vlmkit.attention.AnswerAttention.mean_map`)
     stretched over ``image`` as a translucent heat map, each cell over the image patch it
     came from, with the true (green) and predicted (red, dashed) boxes."""
-    pixels = np.asarray(load_image(image))
-    height, width = pixels.shape[:2]
-    ax.imshow(pixels, interpolation="nearest", extent=(0, width, height, 0))
-    ax.imshow(heat, cmap="inferno", alpha=0.55, interpolation="nearest", extent=(0, width, height, 0),
+    show_example(ax, image, title, true_box=true_box, pred_box=pred_box)
+    # the boxes (patches) stay above the heat map (an image) whatever the drawing order
+    ax.imshow(heat, cmap="inferno", alpha=0.55, interpolation="nearest", extent=ax.get_images()[0].get_extent(),
               vmin=0, vmax=max(float(heat.max()), 1e-9))
-    if true_box is not None:
-        draw_box(ax, true_box, TRUE_COLOUR)
-    if pred_box is not None:
-        draw_box(ax, pred_box, PRED_COLOUR, "--")
-    ax.set_title("\n".join(textwrap.wrap(title, 32)), fontsize=8)
-    ax.axis("off")
