@@ -100,7 +100,7 @@ def from_pretrained(name_or_path: str | Path, revision: str | None = None, cache
 def push_to_hub(model, repo_id: str, metrics: dict | None = None, recipe: object | None = None, data: str = "",
                 private: bool = False, token: str | None = None, api: HfApi | None = None) -> str:
     """Create (if needed) the model repository ``repo_id`` and upload ``model`` with its card;
-    returns the commit URL. Needs a token with write access (``huggingface-cli login``)."""
+    returns the commit URL. Needs a token with write access (``hf auth login``)."""
     api = api or HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     with tempfile.TemporaryDirectory() as tmp:
