@@ -21,7 +21,9 @@ def test_attention_rows_have_the_right_shape_and_sum_to_one(micro_model):
     last = answer_attention(model, example, example.answer, token_index=3)
     assert last.row.shape[-1] == first.row.shape[-1] + 3  # three more answer tokens attended
     assert last.token == example.answer.split()[3]
-    assert first.mean_map().shape == (grid, grid) and first.mean_map(layer=0).shape == (grid, grid)
+    assert first.mean_map().shape == (grid, grid)
+    assert np.allclose(first.mean_map(layer=-1), first.image[-1].mean(0))  # the last layer, counted from the end
+    assert np.allclose(first.mean_map(layer=0), first.image[0].mean(0))
 
 
 def test_the_model_is_left_as_it_was(micro_model):
@@ -47,3 +49,14 @@ def test_attention_overlay_draws_the_map_over_the_image(micro_model):
     assert len(images) == 2 and images[1].get_array().shape == heat.shape
     assert images[1].get_extent() == images[0].get_extent()  # the map covers the whole image
     plt.close(fig)
+
+
+def test_share_on_box_counts_the_cells_whose_centres_are_inside():
+    from vlmkit.attention import share_on_box
+
+    heat = np.zeros((4, 4))
+    heat[0, 0], heat[3, 3] = 3.0, 1.0  # cells of 16 px on a 64 px image: centres at 8, 24, 40, 56
+    assert share_on_box(heat, (0, 0, 20, 20), 64, 64) == 0.75
+    assert share_on_box(heat, (30, 30, 64, 64), 64, 64) == 0.25
+    assert share_on_box(heat, (20, 20, 30, 30), 64, 64) == 0.0
+    assert share_on_box(np.zeros((4, 4)), (0, 0, 64, 64), 64, 64) == 0.0

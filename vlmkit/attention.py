@@ -35,8 +35,9 @@ class AnswerAttention:
     token: str
 
     def mean_map(self, layer: int | None = None) -> np.ndarray:
-        """The map averaged over heads (of ``layer``, or of all layers)."""
-        maps = self.image if layer is None else self.image[layer:layer + 1]
+        """The map averaged over heads (of ``layer``, negative counting from the last, or of
+        all layers)."""
+        maps = self.image if layer is None else self.image[[layer]]
         return maps.mean(axis=(0, 1))
 
 
@@ -66,3 +67,14 @@ def answer_attention(model: MiniVLM, example: Example, answer: str, token_index:
     image = row[:, :, is_image].reshape(row.shape[0], row.shape[1], grid, grid)
     token = model.tokenizer.convert_ids_to_tokens(int(batch["input_ids"][0, query + 1]))
     return AnswerAttention(image.numpy(), row.numpy(), image.sum(dim=(2, 3)).numpy(), token)
+
+
+def share_on_box(heat: np.ndarray, box, width: int, height: int) -> float:
+    """The share of a ``grid x grid`` attention map on the cells whose centres lie inside ``box``
+    (pixels of a ``width x height`` image): how much of the look went to that object."""
+    grid_y, grid_x = heat.shape
+    xs = (np.arange(grid_x) + 0.5) * width / grid_x
+    ys = (np.arange(grid_y) + 0.5) * height / grid_y
+    inside = ((xs[None, :] >= box[0]) & (xs[None, :] <= box[2])) & ((ys[:, None] >= box[1]) & (ys[:, None] <= box[3]))
+    total = float(heat.sum())
+    return float(heat[inside].sum() / total) if total > 0 else 0.0

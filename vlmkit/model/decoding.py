@@ -15,6 +15,8 @@ go through ``generate``.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from transformers import DynamicCache, LogitsProcessorList, PreTrainedModel
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
@@ -44,8 +46,10 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
     total = prompt + max_new_tokens
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache(config=config)
-    out = base(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, past_key_values=cache,
-               use_cache=True, logits_to_keep=1)
+    # the cache argument was renamed (past_key_values -> cache) in transformers 5.2x
+    cache_argument = "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+    out = base(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=True,
+               logits_to_keep=1, **{cache_argument: cache})
     keys, values = [], []
     for layer in cache.layers:  # (B, kv heads, prompt, head dim) -> buffers for the whole answer
         k = layer.keys.new_empty(*layer.keys.shape[:2], total, layer.keys.shape[-1])
