@@ -78,9 +78,10 @@ def test_a_hub_id_loads_from_the_hub_cache(model, tmp_path):
     reloaded = MiniVLM.from_pretrained("vlmkit/tiny-test", cache_dir=tmp_path / "cache", local_files_only=True)
     assert torch.equal(_logits(reloaded), _logits(model))
     assert is_hub_id("vlmkit/tiny-test") and not is_hub_id(str(tmp_path / "m")) and not is_hub_id("checkpoints")
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    from vlmkit.checkpoint import CheckpointError
 
-    with pytest.raises(LocalEntryNotFoundError):
+    with pytest.raises(CheckpointError, match="no checkpoint folder 'vlmkit/not-there' here, and no Hugging Face Hub "
+                                              "repository of that name could be fetched"):
         MiniVLM.from_pretrained("vlmkit/not-there", cache_dir=tmp_path / "cache", local_files_only=True)
 
 

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from huggingface_hub import HfApi, ModelCardData, snapshot_download
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
 
 CARD_FILE = "README.md"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -32,8 +33,15 @@ def resolve(name_or_path: str | Path, revision: str | None = None, cache_dir: st
     repository's snapshot (downloaded, or from the cache with ``local_files_only``)."""
     if not is_hub_id(name_or_path):
         return Path(name_or_path)
-    return Path(snapshot_download(str(name_or_path), revision=revision, cache_dir=cache_dir,
-                                  local_files_only=local_files_only))
+    from .checkpoint import CheckpointError
+
+    try:
+        return Path(snapshot_download(str(name_or_path), revision=revision, cache_dir=cache_dir,
+                                      local_files_only=local_files_only))
+    except (HfHubHTTPError, LocalEntryNotFoundError, HFValidationError) as err:
+        # "owner/name" is also how a mistyped local path looks: say both
+        raise CheckpointError(f"no checkpoint folder {name_or_path!r} here, and no Hugging Face Hub repository of "
+                              f"that name could be fetched ({type(err).__name__}: {str(err).splitlines()[0]})") from err
 
 
 def model_card(model, metrics: dict | None = None, recipe: object | None = None, data: str = "",
