@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from .boxes import box_iou
 from .codecs import Parsed
 from .inference import predict
 from .metrics import SegmentationScores, caption_metrics, grounding_metrics, pointing_metrics
 from .model import MiniVLM
+from .processor import Processor
 from .polygons import flat_to_points, interior_point, polygons_to_mask
 from .tasks import Example, make_example, row_mask
 
@@ -112,6 +114,26 @@ def object_hits(result: Scored, threshold: float = 0.5) -> dict[int, dict]:
         tally[4] += 1
     return {n: {"queries": int(t[0]), "on_some": t[1] / t[0], "on_named": t[2] / t[0], "chance": t[1] / t[0] / n,
                 "distinct": t[3] / t[4]} for n, t in sorted(tallies.items())}
+
+
+@torch.no_grad()
+def evaluate_box_head(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, batch_size: int = 64) -> Scored:
+    """Grounding scores of the box head's regressed boxes (no text, so the parse rate is 1)."""
+    examples = queries(rows, "ground", model.codec, per_row)
+    processor, parsed = Processor.for_model(model), []
+    was_training = model.training
+    model.eval()
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        batch = {k: v.to(model.device) for k, v in processor.prompt_batch(chunk).items()}
+        for box, ex in zip(model.regress_boxes(**batch).tolist(), chunk):
+            size = (ex.row["width"], ex.row["height"]) * 2
+            parsed.append(Parsed(value=tuple(v * s for v, s in zip(box, size))))
+    model.train(was_training)
+    targets = [ex.row["box"] for ex in examples]
+    boxes = np.array([p.value for p in parsed], float).reshape(-1, 4)
+    return Scored(grounding_metrics(parsed, targets), examples, [""] * len(examples), parsed,
+                  box_iou(boxes, np.array(targets, float).reshape(-1, 4)))
 
 
 def evaluate_segmentation(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1,

@@ -90,6 +90,13 @@ class Processor:
             "attention_mask": torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts]),
         }
 
+    def box_batch(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
+        """The prompts (:meth:`prompt_batch`) and each row's box normalised by its image size,
+        for training a box head (:meth:`vlmkit.model.MiniVLM.box_loss`)."""
+        boxes = [[v / size for v, size in zip(ex.row["box"], (ex.row["width"], ex.row["height"]) * 2)]
+                 for ex in examples]
+        return {**self.prompt_batch(examples), "box_targets": torch.tensor(boxes, dtype=torch.float32)}
+
     def decode(self, ids: torch.Tensor) -> list[str]:
         """Generated ids -> text, cut at the first eos."""
         texts = []

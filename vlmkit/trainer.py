@@ -65,6 +65,9 @@ class TrainConfig:
     vision_lr_scale: float = 1.0
     lm_lr_scale: float = 1.0
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% more time
+    # "tokens": the answer as text (every task); "box": the box head regresses grounding boxes
+    # (vlmkit.model.box_head; the model needs box_head=True)
+    objective: str = "tokens"
     # LoRA adapters on the LM (vlmkit.lora): rank 0 = none; the model gets them at the start
     lora_rank: int = 0
     lora_alpha: float = 32.0
@@ -118,6 +121,10 @@ def prepare_model(model: MiniVLM, config: TrainConfig) -> None:
     for name in ("vision_lr_scale", "lm_lr_scale"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} is a share of lr, at least 0; got {getattr(config, name)}")
+    if config.objective not in ("tokens", "box"):
+        raise ValueError(f"objective={config.objective!r}: choose 'tokens' or 'box'")
+    if config.objective == "box" and model.box_head is None:
+        raise ValueError("objective='box' trains the box head; build the model with box_head=True")
     if config.lora_rank and not model.config.lm_lora_rank:
         add_lora(model, config.lora_rank, config.lora_alpha, config.lora_targets)
     elif config.lora_rank and (model.config.lm_lora_rank, model.config.lm_lora_targets) != (
@@ -262,9 +269,13 @@ class Trainer:
         while self.step < end:
             step_start = time.perf_counter()
             for micro in range(c.grad_accum):
-                batch = self.processor.training_batch(self.examples_for(self.step, micro))
-                if self.step < c.first_token_steps:
-                    batch["labels"] = keep_first_answer_label(batch["labels"])
+                examples = self.examples_for(self.step, micro)
+                if c.objective == "box":
+                    batch = self.processor.box_batch(examples)
+                else:
+                    batch = self.processor.training_batch(examples)
+                    if self.step < c.first_token_steps:
+                        batch["labels"] = keep_first_answer_label(batch["labels"])
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
                 with self.accelerator.accumulate(self.model):
                     loss = self.model(**batch).loss

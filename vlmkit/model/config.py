@@ -76,6 +76,8 @@ class VLMConfig:
 
     codec_format: str = "loc"
     codec_bins: int = 64
+    # a regression head beside the token answer (vlmkit.model.box_head): boxes as numbers, not text
+    box_head: bool = False
     # >0: a location token's target is a Gaussian over neighbouring bins (std in bins), not
     # one bin, so a guess one bin off is rewarded over one far off (docs/experiments.md#soft-location-targets)
     codec_label_sigma: float = 2.0
@@ -135,9 +137,9 @@ class VLMConfig:
 
 
 # Fields added after the first saved checkpoints, with the value that reproduces a model saved
-# before each existed (a ViT encoder, pretrained weights where named, no LoRA).
+# before each existed (a ViT encoder, pretrained weights where named, no LoRA, no box head).
 ADDED_FIELDS = {"random_init": False, "vit_family": "vit", "lm_lora_rank": 0, "lm_lora_alpha": 16.0,
-                "lm_lora_targets": ""}
+                "lm_lora_targets": "", "box_head": False}
 
 # the size fields (after their part prefix) that must be positive
 _POSITIVE = {"image_size", "patch_size", "hidden", "layers", "heads", "mlp", "pixel_shuffle", "max_positions"}

@@ -18,6 +18,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from ..codecs import Codec
 from ..tokenizer import IMAGE
+from .box_head import BoxHead, box_regression_loss
 from .config import VLMConfig
 from .decoding import lean_decode, supports_lean_decoding
 from .language import build_language_model
@@ -46,6 +47,7 @@ class MiniVLM(nn.Module):
         self.projector = Projector(self.vision.hidden_size, self.lm.config.hidden_size, self.vision.grid,
                                    config.mp_pixel_shuffle, config.mp_hidden, config.mp_output_norm,
                                    config.mp_layers, config.mp_skip)
+        self.box_head = BoxHead(self.lm.config.hidden_size) if config.box_head else None
         if config.attn_implementation:  # not part of the HF configs we store: set on every build
             self.vision.vit.set_attn_implementation(config.attn_implementation)
             self.lm.set_attn_implementation(config.attn_implementation)
@@ -100,14 +102,37 @@ class MiniVLM(nn.Module):
         return embeds.masked_scatter(is_image.unsqueeze(-1), image.to(embeds.dtype))
 
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                labels: torch.Tensor | None = None) -> CausalLMOutputWithPast:
-        """Loss (mean over answer tokens) when ``labels`` is given; logits at every position."""
+                labels: torch.Tensor | None = None, box_targets: torch.Tensor | None = None) -> CausalLMOutputWithPast:
+        """Loss (mean over answer tokens) when ``labels`` is given; logits at every position.
+        With ``box_targets`` (a :meth:`vlmkit.processor.Processor.box_batch`), the box head's
+        loss instead, and no logits: one entry point, so the Trainer (and a multi-GPU wrapper
+        around the model) trains either the same way."""
+        if box_targets is not None:
+            return CausalLMOutputWithPast(loss=self.box_loss(pixel_values, input_ids, attention_mask, box_targets))
         embeds = self._embed(pixel_values, input_ids)
         # positions follow the mask so padded and unpadded samples see the same positions
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
         logits = self.lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids).logits
         loss = None if labels is None else self._answer_loss(logits[:, :-1], labels[:, 1:])
         return CausalLMOutputWithPast(loss=loss, logits=logits)
+
+    def regress_boxes(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
+                      attention_mask: torch.Tensor) -> torch.Tensor:
+        """Normalised ``[x1, y1, x2, y2]`` ``(B, 4)`` from the box head, for left-padded prompts
+        (:meth:`vlmkit.processor.Processor.prompt_batch`): it reads the hidden state of the
+        last prompt position, the one that would write x1 as a token."""
+        if self.box_head is None:
+            raise ValueError("this model has no box head; build it with box_head=True (VLMConfig)")
+        embeds = self._embed(pixel_values, input_ids)
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
+                      output_hidden_states=True, logits_to_keep=1)
+        return self.box_head(out.hidden_states[-1][:, -1])
+
+    def box_loss(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 box_targets: torch.Tensor) -> torch.Tensor:
+        """:func:`vlmkit.model.box_head.box_regression_loss` of the head's boxes against ``box_targets``."""
+        return box_regression_loss(self.regress_boxes(pixel_values, input_ids, attention_mask), box_targets)
 
     def _answer_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy over answer tokens. With ``codec_label_sigma`` > 0 the target of
