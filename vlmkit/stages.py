@@ -81,14 +81,16 @@ def record_results(name: str, metrics: dict, **extra) -> dict:
 
 
 def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dict], profile: Profile,
-                   recipe: GroundRecipe) -> dict[str, dict]:
+                   recipe: GroundRecipe, box_head: bool = True) -> dict[str, dict]:
     """Train a copy of ``model`` for ``recipe.codec_steps`` grounding steps on one-object
     scenes in each codec format and score it, unconstrained (only ``loc`` could be
     constrained, and that would not be fair). Every format trains on plain cross-entropy
-    (soft location targets exist only for ``loc``), so the format is the one difference."""
+    (soft location targets exist only for ``loc``), so the format is the one difference.
+    With ``box_head``, one more copy answers with numbers instead of text: a regression head
+    trained with L1 + GIoU for as many steps (:mod:`vlmkit.model.box_head`), as ``"box head"``."""
     from dataclasses import replace
 
-    from .evaluate import evaluate_grounding
+    from .evaluate import evaluate_box_head, evaluate_grounding
 
     steps = recipe.codec_steps
     short = recipe.with_overrides({"steps": steps, "evaluations": 0, "first_token_steps": 0, "attribute_pair_steps": 0,
@@ -104,6 +106,14 @@ def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dic
         scored = evaluate_grounding(candidate, eval_rows, constrained=False, progress=False)
         answer_tokens = len(candidate.tokenizer(stream[0].answer, add_special_tokens=False)["input_ids"])
         results[fmt] = scored.metrics | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
+    if box_head:
+        candidate = MiniVLM(replace(model.config, box_head=True), model.tokenizer)
+        candidate.load_state_dict(model.state_dict(), strict=False)  # all but the new head
+        stream = profile.training_stream("ground", candidate.codec, short, single_object_examples=steps * recipe.batch_size)
+        trainer = Trainer(candidate, stream, short.train_config(objective="box"))
+        trainer.train()
+        results["box head"] = evaluate_box_head(candidate, eval_rows).metrics | {
+            "answer_tokens": 0, "minutes": trainer.train_seconds / 60}
     return results
 
 
