@@ -60,3 +60,18 @@ def test_share_on_box_counts_the_cells_whose_centres_are_inside():
     assert share_on_box(heat, (30, 30, 64, 64), 64, 64) == 0.25
     assert share_on_box(heat, (20, 20, 30, 30), 64, 64) == 0.0
     assert share_on_box(np.zeros((4, 4)), (0, 0, 64, 64), 64, 64) == 0.0
+
+
+def test_mean_share_on_true_box_averages_the_chosen_queries(micro_model):
+    from vlmkit.attention import mean_share_on_true_box
+    from vlmkit.evaluate import evaluate_grounding
+    from vlmkit.profiles import load_profile
+
+    rows = load_profile("tiny", announce=False).evaluation_rows("ground", "val", count=3)
+    scored = evaluate_grounding(micro_model, rows, progress=False)
+    one = mean_share_on_true_box(micro_model, scored, [0])
+    both = mean_share_on_true_box(micro_model, scored, [0, 1])
+    second = mean_share_on_true_box(micro_model, scored, [1])
+    assert 0.0 <= one <= 1.0 and both == pytest.approx((one + second) / 2)
+    with pytest.raises(ValueError, match="no queries"):
+        mean_share_on_true_box(micro_model, scored, [])

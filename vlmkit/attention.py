@@ -78,3 +78,17 @@ def share_on_box(heat: np.ndarray, box, width: int, height: int) -> float:
     inside = ((xs[None, :] >= box[0]) & (xs[None, :] <= box[2])) & ((ys[:, None] >= box[1]) & (ys[:, None] <= box[3]))
     total = float(heat.sum())
     return float(heat[inside].sum() / total) if total > 0 else 0.0
+
+
+def mean_share_on_true_box(model: MiniVLM, scored, indices, layer: int = -1) -> float:
+    """The share of ``layer``'s head-averaged attention from x1 that falls inside the true box
+    (:func:`share_on_box`), averaged over the queries ``indices`` of a grounding evaluation
+    ``scored`` (:func:`vlmkit.evaluate.evaluate_grounding`), each with the answer it gave."""
+    shares = []
+    for i in indices:
+        example = scored.examples[i]
+        heat = answer_attention(model, example, scored.answers[i]).mean_map(layer)
+        shares.append(share_on_box(heat, example.row["box"], example.row["width"], example.row["height"]))
+    if not shares:
+        raise ValueError("no queries to average over")
+    return float(np.mean(shares))
