@@ -33,7 +33,12 @@ def test_training_the_head_lowers_its_loss_and_it_saves_and_reloads(tmp_path):
     torch.manual_seed(0)
     model = new_model("tiny", **MICRO, box_head=True)
     stream = curriculum_stream("ground", model.codec, single_object_examples=10**6)
-    history = Trainer(model, stream, CONFIG).train()
+    head_before = [p.detach().clone() for p in model.box_head.parameters()]
+    trainer = Trainer(model, stream, CONFIG)
+    rates = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert {rates[id(p)] for p in model.box_head.parameters()} == {CONFIG.lr}  # a new part: the projector's rate
+    history = trainer.train()
+    assert all(not torch.equal(a, b) for a, b in zip(head_before, model.box_head.parameters()))
     losses = [h["loss"] for h in history if "loss" in h]
     assert sum(losses[-10:]) / 10 < 0.9 * sum(losses[:10]) / 10  # 1.54 -> 1.34 (seeded)
     rows = [stream[i].row for i in range(12)]

@@ -168,10 +168,14 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.processor = Processor.for_model(model)
         prepare_model(model, config)
+        # the parts the model builds new (projector, box head) train at lr; the encoder and the
+        # LM at their shares of it
+        vision, lm = {id(p) for p in model.vision.parameters()}, {id(p) for p in model.lm.parameters()}
         groups = []
-        for part, lr in (("projector", config.lr), ("vision", config.lr * config.vision_lr_scale),
-                         ("lm", config.lr * config.lm_lr_scale)):
-            params = [p for p in getattr(model, part).parameters() if p.requires_grad]
+        for lr, belongs in ((config.lr, lambda p: id(p) not in vision and id(p) not in lm),
+                            (config.lr * config.vision_lr_scale, lambda p: id(p) in vision),
+                            (config.lr * config.lm_lr_scale, lambda p: id(p) in lm)):
+            params = [p for p in model.parameters() if p.requires_grad and belongs(p)]
             groups += [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
                        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
         optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
