@@ -29,6 +29,7 @@ def test_onnx_answers_equal_pytorch_on_held_out_scenes(exported, task, count, co
     torch_answers = predict(model, examples, batch_size=8, constrained=constrained, progress=False)
     assert len(set(torch_answers)) > 1  # varied answers: the comparison has teeth
     assert onnx.predict(examples, constrained=constrained) == torch_answers
+    assert onnx.predict([]) == predict(model, [], progress=False) == []  # nothing asked, nothing answered
 
 
 def test_a_folder_without_an_export_is_named(tmp_path):

@@ -115,6 +115,8 @@ class OnnxVLM:
                 max_new_tokens: int | None = None) -> list[str]:
         """Answers for ``examples`` (all of one task), one at a time; ``constrained`` as in
         :func:`vlmkit.inference.predict`."""
+        if not examples:
+            return []
         task = examples[0].task
         max_new = max_new_tokens or MAX_TOKENS[task]
         if constrained is None:
