@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import shapely
 from pycocotools import mask as mask_utils
 from skimage import measure
 
@@ -130,10 +131,16 @@ def canonical_order(polygons: Sequence[Sequence[Point]]) -> list[Polygon]:
 
 
 def _simplify(polygons: Sequence[np.ndarray], tolerance: float) -> list[np.ndarray]:
+    """Douglas-Peucker on each closed ring (its first vertex kept), by GEOS through shapely:
+    40x faster than scikit-image's pure-Python ``approximate_polygon``, which made outline
+    targets two thirds of a segmentation training step (docs/experiments.md#step-profile).
+    On ShapeWorld outlines both give the same vertices; on COCO masks a few rings differ,
+    because GEOS measures the distance to a segment where scikit-image measures it to the
+    segment's line."""
+    lines = [shapely.LineString(np.vstack([ring, ring[:1]])) for ring in polygons]
     out = []
-    for ring in polygons:
-        closed = np.vstack([ring, ring[:1]])
-        approx = measure.approximate_polygon(closed, tolerance)[:-1]  # drop the closing repeat
+    for line in shapely.simplify(lines, tolerance, preserve_topology=False):
+        approx = shapely.get_coordinates(line)[:-1]  # drop the closing repeat
         if len(approx) >= 3:
             out.append(approx)
     return out
