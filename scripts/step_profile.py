@@ -18,15 +18,16 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from vlmkit.profiles import load_profile
+from vlmkit.stages import stage_tasks
 from vlmkit.trainer import Trainer
 
-TASK_OF_STAGE = {"02_grounding": "ground", "03_segmentation": "segment"}
+STAGES = ("02_grounding", "03_segmentation")
 PARTS = ("examples: ShapeWorld scenes drawn", "batch: tokens and pixel tensors", "model forward (loss)")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stage", choices=sorted(TASK_OF_STAGE), default="02_grounding")
+    p.add_argument("--stage", choices=STAGES, default="02_grounding")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--rows", type=int, default=15, help="operators listed")
@@ -39,7 +40,8 @@ def main() -> None:
     model = profile_.new_model()
     # past the curriculum's first stages: the 2-4 object scenes most steps train on
     start = getattr(recipe, "attribute_pair_steps", 0) + int(getattr(recipe, "single_object_fraction", 0) * recipe.steps)
-    stream = profile_.training_stream(TASK_OF_STAGE[args.stage], model.codec, recipe)
+    (task,) = stage_tasks(args.stage, recipe)
+    stream = profile_.training_stream(task, model.codec, recipe)
     config = dataclasses.replace(recipe.train_config(progress=False, first_token_steps=0), eval_every=0,
                                  save_every=0)
     trainer = Trainer(model, stream, config)
@@ -60,7 +62,7 @@ def main() -> None:
         trainer.train(until_step=start + args.warmup + args.steps)
     events = {e.key: e for e in prof.key_averages()}
     total = sum(e.self_cpu_time_total for e in events.values())
-    print(f"{args.stage}: {args.steps} steps of batch {recipe.batch_size}, {args.threads} threads; "
+    print(f"{args.stage} ({task}): {args.steps} steps of batch {recipe.batch_size}, {args.threads} threads; "
           f"{trainer.train_seconds / (args.warmup + args.steps):.3f} s a step on average (warm-up included)\n")
     for name in PARTS:
         if name in events:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .recipes import STAGES
 
-EVAL_TASKS = ("caption", "ground", "segment", "describe")
+EVAL_TASKS = ("caption", "ground", "segment", "locate_segment", "point", "describe")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
         answer.add_argument("image", type=Path, metavar="IMAGE", help="an image file (PNG, JPEG, TIFF, ...)")
         answer.add_argument("expression", metavar="EXPRESSION", help='e.g. "the red circle"')
         answer.add_argument("--out", type=Path, default=None, metavar="OVERLAY.png", help="save the image with the answer")
+        if name == "segment":
+            answer.add_argument("--outline-only", action="store_true",
+                                help="ask 'segment:' (the outline alone) instead of 'locate and segment:' (the box, "
+                                     "then the outline), for a model trained on outlines alone")
 
     evaluate = commands.add_parser("eval", help="held-out scores of a checkpoint",
                                    description="Score CHECKPOINT on held-out rows of its profile and print the table.")
@@ -135,7 +139,10 @@ def _answer(args: argparse.Namespace) -> int:
     from .viz import show_example
 
     model = load_model(args.checkpoint).eval()
-    answer, parsed = (ground if args.command == "ground" else segment)(model, args.image, args.expression)
+    if args.command == "ground":
+        answer, parsed = ground(model, args.image, args.expression)
+    else:
+        answer, parsed = segment(model, args.image, args.expression, box_first=not args.outline_only)
     print(f"answer: {answer}")
     if not parsed.ok:
         print(f"no {'box' if args.command == 'ground' else 'outline'}: {parsed.failure.value}"

@@ -65,12 +65,19 @@ def ground(model: MiniVLM, image, expression: str, constrained: bool | None = No
     return answer, model.codec.parse_box(answer, pil.width, pil.height)
 
 
-def segment(model: MiniVLM, image, expression: str,
-            constrained: bool | None = None) -> tuple[str, Parsed[list[Polygon]]]:
+def segment(model: MiniVLM, image, expression: str, constrained: bool | None = None,
+            box_first: bool = True) -> tuple[str, Parsed[list[Polygon]]]:
     """Outline the object ``expression`` names on ``image``, as :func:`ground` boxes it:
-    ``(the model's answer text, Parsed polygon parts in pixels of that image)``."""
-    answer, pil = _answer_one(model, "segment", image, expression, constrained)
-    return answer, model.codec.parse_polygons(answer, pil.width, pil.height)
+    ``(the model's answer text, Parsed polygon parts in pixels of that image)``. With
+    ``box_first`` (notebook 03's answer form since the box-first recipe) the model is asked
+    ``locate and segment:`` and writes the box before the outline; ``box_first=False`` asks
+    ``segment:`` (the outline alone), for models trained that way."""
+    task = "locate_segment" if box_first else "segment"
+    answer, pil = _answer_one(model, task, image, expression, constrained)
+    if not box_first:
+        return answer, model.codec.parse_polygons(answer, pil.width, pil.height)
+    located = model.codec.parse_located_outline(answer, pil.width, pil.height)
+    return answer, Parsed(value=located.value[1]) if located.ok else located
 
 
 def _answer_one(model: MiniVLM, task: str, image, expression: str, constrained: bool | None):

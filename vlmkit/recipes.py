@@ -9,8 +9,9 @@ stage           recipe
 01_captioning   :class:`CaptionRecipe`
 02_grounding    :class:`GroundRecipe`: the curriculum (attribute pairs, x1 alone) and the
                 codec experiment's steps
-03_segmentation :class:`SegmentRecipe`: the share of one-object scenes first
-04_combined     :class:`CombinedRecipe`: the task mixture
+03_segmentation :class:`SegmentRecipe`: the answer form (box then outline, or the outline
+                alone), the share of one-object scenes first, the comparison's steps
+04_combined     :class:`CombinedRecipe`: the task mixture, the cycle experiment
 ==============  ==========================================================================
 
 The tiny recipes are the ones measured on 2 CPU cores (``docs/experiments.md``). The full
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .fields import type_problems
-from .tasks import MAX_VERTICES
+from .tasks import MAX_VERTICES, OUTLINE_TASKS
 from .trainer import TrainConfig
 
 
@@ -105,16 +106,32 @@ class GroundRecipe(Recipe):
 
 @dataclass(frozen=True)
 class SegmentRecipe(Recipe):
+    # "locate_segment": the box, then the outline, in one answer (the box guides the outline);
+    # "segment": the outline alone (docs/experiments.md#segmentation-recipe)
+    task: str = "locate_segment"
     single_object_fraction: float = 0.0  # share of the steps on one-object scenes first
     max_vertices: int = MAX_VERTICES  # outline budget of the training answers
+    compare_steps: int = 300  # steps per answer form in notebook 03's side-by-side experiment
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "compare_steps": 4}
+
+    def __post_init__(self) -> None:
+        if self.task not in OUTLINE_TASKS:
+            raise ValueError(f"SegmentRecipe.task={self.task!r}: choose one of {OUTLINE_TASKS}")
 
 
 @dataclass(frozen=True)
 class CombinedRecipe(Recipe):
-    task_weights: dict = field(default_factory=lambda: {"caption": 1.0, "ground": 2.0, "segment": 2.0,
-                                                         "describe": 1.5})
+    task_weights: dict = field(default_factory=lambda: {"caption": 1.0, "ground": 2.0, "locate_segment": 2.0,
+                                                         "point": 1.0, "describe": 1.5})
+    # the cycle experiment (vlmkit.cycle.compare_cycle): descriptions harvested from this many
+    # training scenes, then this many more steps with and without them, the kept descriptions
+    # making up cycle_share of the examples (as grounding and as description targets)
+    cycle_scenes: int = 300
+    cycle_steps: int = 300
+    cycle_share: float = 0.25
 
-    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10}
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10, "cycle_scenes": 4, "cycle_steps": 4}
 
 
 # the full recipes' shared settings (see the module doc)
@@ -127,8 +144,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         "01_captioning": CaptionRecipe(steps=400, lr=5e-4, eval_size=100),
         "02_grounding": GroundRecipe(steps=9500, lr=5e-4, evaluations=8, eval_size=300, attribute_pair_steps=1500,
                                      first_token_steps=1000, examples_per_scene=2),
-        "03_segmentation": SegmentRecipe(steps=1500, lr=1.5e-3, evaluations=6, eval_size=200,
-                                         single_object_fraction=0.25),
+        "03_segmentation": SegmentRecipe(steps=4000, lr=1e-3, evaluations=4, eval_size=200),
         "04_combined": CombinedRecipe(steps=1200, lr=1e-3, warmup_steps=100, eval_size=150),
     },
     "full": {

@@ -8,13 +8,15 @@ headline metrics next to its checkpoint, where ``make demo`` collects them.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from .checkpoint import CheckpointError, load_model, save_checkpoint
+from .evaluate import evaluate_box_head, evaluate_grounding, evaluate_segmentation, evaluate_task
 from .model import MiniVLM
 from .profiles import Profile, checkpoint_root, load_profile
-from .recipes import STAGES, GroundRecipe, Recipe
+from .recipes import STAGES, CombinedRecipe, GroundRecipe, Recipe, SegmentRecipe
 from .trainer import Trainer
 
 RESULTS_FILE = "results.json"
@@ -88,10 +90,6 @@ def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dic
     (soft location targets exist only for ``loc``), so the format is the one difference.
     With ``box_head``, one more copy answers with numbers instead of text: a regression head
     trained with L1 + GIoU for as many steps (:mod:`vlmkit.model.box_head`), as ``"box head"``."""
-    from dataclasses import replace
-
-    from .evaluate import evaluate_box_head, evaluate_grounding
-
     steps = recipe.codec_steps
     short = recipe.with_overrides({"steps": steps, "evaluations": 0, "first_token_steps": 0, "attribute_pair_steps": 0,
                                    "examples_per_scene": 1})
@@ -117,7 +115,35 @@ def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dic
     return results
 
 
-STAGE_TASK = {"01_captioning": "caption", "02_grounding": "ground", "03_segmentation": "segment"}
+def compare_outline_answers(model: MiniVLM, eval_rows: list[dict], profile: Profile,
+                            recipe: SegmentRecipe) -> dict[str, dict]:
+    """Train a copy of ``model`` for ``recipe.compare_steps`` steps on each answer form of an
+    outline, the outline alone (``segment``) and the box then the outline
+    (``locate_segment``), with ``recipe``'s other settings, and score each on ``eval_rows``:
+    the same start, data and steps, so the answer form is the one difference."""
+    short = recipe.with_overrides({"steps": recipe.compare_steps, "evaluations": 0})
+    results = {}
+    for task, label in (("segment", "outline alone"), ("locate_segment", "box, then outline")):
+        candidate = MiniVLM(model.config, model.tokenizer)
+        candidate.load_state_dict(model.state_dict())
+        stream = profile.training_stream(task, candidate.codec, short)
+        trainer = Trainer(candidate, stream, short.train_config())
+        trainer.train()
+        scored = evaluate_segmentation(candidate, eval_rows, progress=False, task=task)
+        answer_tokens = len(candidate.tokenizer(stream[0].answer, add_special_tokens=False)["input_ids"])
+        results[label] = scored.metrics | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
+    return results
+
+
+def stage_tasks(stage: str, recipe: Recipe) -> list[str]:
+    """The tasks ``stage`` trains with ``recipe``: one for 01-03, the mixture's for 04."""
+    if isinstance(recipe, CombinedRecipe):
+        return list(recipe.task_weights)
+    if isinstance(recipe, SegmentRecipe):
+        return [recipe.task]
+    return [{"01_captioning": "caption", "02_grounding": "ground"}[stage]]
+
+
 PREVIOUS_STAGE = {"02_grounding": "01_captioning", "03_segmentation": "02_grounding", "04_combined": "03_segmentation"}
 
 
@@ -127,8 +153,6 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
     checkpoint, or a stand-in if there is none), train with ``recipe`` (saved every 5% and
     resumable), score on ``recipe.eval_size`` held-out rows, save the checkpoint and record
     the results. Returns the recorded results."""
-    from .evaluate import evaluate_task
-
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
     if start is not None:
@@ -137,8 +161,8 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
         model = previous_stage(PREVIOUS_STAGE[stage], stand_in=lambda: short_captioning_model(profile))
     else:
         model = profile.new_model()
-    tasks = [STAGE_TASK[stage]] if stage in STAGE_TASK else list(recipe.task_weights)
-    stream = profile.mixture_stream(recipe.task_weights, model.codec) if stage not in STAGE_TASK else \
+    tasks = stage_tasks(stage, recipe)
+    stream = profile.mixture_stream(recipe.task_weights, model.codec) if len(tasks) > 1 else \
         profile.training_stream(tasks[0], model.codec, recipe)
     probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
     trainer = stage_trainer(stage, model, stream, recipe, evaluate=lambda m: {

@@ -1,0 +1,38 @@
+"""The stage helpers the notebooks call: which tasks a stage trains, and notebook 03's
+side-by-side of the two answer forms of an outline."""
+
+import pytest
+import torch
+
+from vlmkit.profiles import load_profile
+from vlmkit.recipes import recipe_for
+from vlmkit.shapeworld import ShapeWorld
+from vlmkit.stages import compare_outline_answers, stage_tasks
+
+
+def test_stage_tasks_follow_the_recipe():
+    assert stage_tasks("02_grounding", recipe_for("02_grounding", "tiny")) == ["ground"]
+    assert stage_tasks("03_segmentation", recipe_for("03_segmentation", "tiny")) == ["locate_segment"]
+    assert stage_tasks("03_segmentation", recipe_for("03_segmentation", "tiny", task="segment")) == ["segment"]
+    assert stage_tasks("04_combined", recipe_for("04_combined", "tiny")) == [
+        "caption", "ground", "locate_segment", "point", "describe"]
+
+
+def test_a_segment_recipe_refuses_a_task_without_an_outline():
+    with pytest.raises(ValueError, match="SegmentRecipe.task='ground': choose one of"):
+        recipe_for("03_segmentation", "tiny", task="ground")
+
+
+def test_compare_outline_answers_trains_two_copies_and_scores_each_form(micro_model):
+    before = {k: v.clone() for k, v in micro_model.state_dict().items()}
+    rows = list(ShapeWorld().dataset("val", 2, progress=False))
+    recipe = recipe_for("03_segmentation", "tiny", smoke=True, compare_steps=2, batch_size=4)
+    table = compare_outline_answers(micro_model, rows, load_profile("tiny", announce=False), recipe)
+
+    alone, located = table["outline alone"], table["box, then outline"]
+    assert list(table) == ["outline alone", "box, then outline"]
+    assert "box_acc@0.5" not in alone and 0.0 <= located["box_acc@0.5"] <= 1.0
+    assert alone["n"] == located["n"] == sum(1 for r in rows if r["expressions"])
+    # the box (4 location tokens) and <sep> come before the outline
+    assert located["answer_tokens"] > alone["answer_tokens"]
+    assert all(torch.equal(before[k], v) for k, v in micro_model.state_dict().items())
