@@ -33,6 +33,6 @@ def test_compare_outline_answers_trains_two_copies_and_scores_each_form(micro_mo
     assert list(table) == ["outline alone", "box, then outline"]
     assert "box_acc@0.5" not in alone and 0.0 <= located["box_acc@0.5"] <= 1.0
     assert alone["n"] == located["n"] == sum(1 for r in rows if r["expressions"])
-    # the box (4 location tokens) and <sep> come before the outline
+    # the box (4 location tokens) comes before the outline
     assert located["answer_tokens"] > alone["answer_tokens"]
     assert all(torch.equal(before[k], v) for k, v in micro_model.state_dict().items())
