@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .data import epoch_shuffled
-from .evaluate import evaluate_description, evaluate_grounding
+from .evaluate import cycle_consistency, evaluate_description, evaluate_grounding, names_only_its_object
 from .model import MiniVLM
 from .profiles import Profile
 from .recipes import CombinedRecipe
@@ -44,18 +44,14 @@ def harvest_descriptions(model: MiniVLM, rows: Sequence[dict], world=None, thres
     """Describe every row's object, ground each description, and keep those that come back
     (see the module doc). ``world``: the ShapeWorld that generated ``rows``, whose resolver
     must also agree; ``None`` skips that check (real data has no resolver)."""
-    described = evaluate_description(model, rows, progress=progress)
-    descriptions = [a.strip() for a in described.answers]
-    asked = [dict(ex.row, expressions=[d or "?"], expression_kinds=["cycle"])
-             for ex, d in zip(described.examples, descriptions)]
-    grounding = evaluate_grounding(model, asked, progress=progress)
-    grounded = (grounding.ious >= threshold) & np.array([bool(d) for d in descriptions])
-    resolved = np.ones(len(rows), bool) if world is None else np.array(
-        [_names_only(world, ex.row, d) for ex, d in zip(described.examples, descriptions)])
-    keep = grounded & resolved
+    cycle = cycle_consistency(model, rows, progress=progress)
+    descriptions = [a.strip() for a in cycle.descriptions]
+    grounded = (cycle.ious >= threshold) & np.array([bool(d) for d in descriptions])
+    resolved = np.ones(len(descriptions), bool) if world is None else np.array(
+        [names_only_its_object(world, ex.row, d) for ex, d in zip(cycle.examples, descriptions)])
     kept_rows = [dict(ex.row, expressions=[d], expression_kinds=["cycle"])
-                 for ex, d, k in zip(described.examples, descriptions, keep) if k]
-    return CycleHarvest(kept_rows, descriptions, grounding.ious, grounded, resolved)
+                 for ex, d, k in zip(cycle.examples, descriptions, grounded & resolved) if k]
+    return CycleHarvest(kept_rows, descriptions, cycle.ious, grounded, resolved)
 
 
 def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, describe_rows: Sequence[dict],
@@ -97,16 +93,3 @@ def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, desc
                         "resolves uniquely": described.get("resolves_uniquely"),
                         "ground acc@0.5": grounded["acc@0.5"], "minutes": trainer.train_seconds / 60}
     return results, harvest
-
-
-def _names_only(world, row: dict, description: str) -> bool:
-    """True if ShapeWorld's resolver reads ``description`` as naming exactly ``row``'s object."""
-    from .shapeworld.language import UnresolvableExpression, resolve
-
-    _, split, index, obj = row["id"].split("/")
-    scene, _ = world.scene(split, int(index))
-    try:
-        resolution = resolve(description, scene)
-    except UnresolvableExpression:
-        return False
-    return resolution.unique and resolution.referents == (int(obj),)

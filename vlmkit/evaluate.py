@@ -47,6 +47,7 @@ class CycleResult:
     descriptions: list[str]
     parsed: list[Parsed]
     ious: np.ndarray
+    examples: list[Example]  # the describe queries, one per object, in the order of the lists above
 
 
 def queries(rows: Sequence[dict], task: str, codec, per_row: int | None = 1, seed: int = 0) -> list[Example]:
@@ -203,18 +204,8 @@ def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch
     metrics = caption_metrics({i: a for i, a in enumerate(answers)},
                               {i: references[ex.row["id"]] for i, ex in enumerate(examples)})
     if world is not None:
-        from .shapeworld.language import UnresolvableExpression, resolve
-
-        unique = []
-        for answer, ex in zip(answers, examples):
-            _, split, index, obj = ex.row["id"].split("/")
-            scene, _ = world.scene(split, int(index))
-            try:
-                resolution = resolve(answer, scene)
-                unique.append(resolution.unique and resolution.referents == (int(obj),))
-            except UnresolvableExpression:
-                unique.append(False)
-        metrics["resolves_uniquely"] = float(np.mean(unique))
+        metrics["resolves_uniquely"] = float(np.mean([names_only_its_object(world, ex.row, answer)
+                                                      for answer, ex in zip(answers, examples)]))
     return Scored(metrics, examples, answers)
 
 
@@ -227,7 +218,21 @@ def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64
     grounded = evaluate_grounding(model, grounded_rows, batch_size=batch_size, progress=progress)
     ious = grounded.ious
     return CycleResult({"cycle_acc@0.5": float(np.mean(ious >= 0.5)), "cycle_mean_iou": float(np.mean(ious))},
-                       described.answers, grounded.parsed, ious)
+                       described.answers, grounded.parsed, ious, described.examples)
+
+
+def names_only_its_object(world, row: dict, text: str) -> bool:
+    """True if the resolver of ``world`` (the ShapeWorld that generated ``row``) reads ``text``
+    as naming exactly ``row``'s object, and no other."""
+    from .shapeworld.language import UnresolvableExpression, resolve
+
+    _, split, index, obj = row["id"].split("/")
+    scene, _ = world.scene(split, int(index))
+    try:
+        resolution = resolve(text, scene)
+    except UnresolvableExpression:
+        return False
+    return resolution.unique and resolution.referents == (int(obj),)
 
 
 def evaluate_task(model: MiniVLM, task: str, rows: Sequence[dict], progress: bool = True) -> dict:
