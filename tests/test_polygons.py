@@ -36,6 +36,15 @@ def test_canonical_order_is_clockwise_from_the_vertex_nearest_the_origin():
     assert [p[0] for p in canonical_order([far, near])] == [(1, 1), (50, 50)]
 
 
+def test_signed_area_of_a_list_and_of_an_array_agree():
+    # a list (ShapeWorld outlines) is summed in Python, an array (traced masks) by numpy
+    clockwise = [(0.0, 0.0), (4.0, 0.0), (4.0, 3.0), (0.0, 3.0)]  # y down: clockwise on screen
+    assert signed_area(clockwise) == signed_area(np.array(clockwise)) == 12.0
+    assert signed_area(clockwise[::-1]) == signed_area(np.array(clockwise[::-1])) == -12.0
+    circle = [(10 + 7 * np.cos(a), 10 + 7 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)]
+    assert signed_area(circle) == pytest.approx(signed_area(np.array(circle)), rel=1e-12)
+
+
 def test_square_mask_traces_to_its_outline_and_back():
     mask = np.zeros((20, 30), dtype=bool)
     mask[5:15, 8:20] = True

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from shapely.geometry import Polygon
 
 from vlmkit.codecs import Codec
 from vlmkit.polygons import flat_to_points, mask_iou, polygons_to_mask
@@ -70,6 +71,16 @@ def test_occlusion_can_split_an_object_into_several_exact_parts():
     obj = scene.objects[int(row["id"].split("/")[-1])]
     raster = polygons_to_mask([flat_to_points(p) for p in row["polygons"]], scene.size, scene.size)
     assert mask_iou(raster, obj.mask) >= 0.97
+
+
+def test_polygons_follow_the_visible_part_they_were_read_from():
+    scene, _ = ShapeWorld().scene("train", 3)
+    obj = scene.objects[0]
+    first = obj.polygons
+    assert obj.polygons is first  # read once: the painter and the rows share it
+    obj.visible = obj.visible.buffer(-1.0)  # a new visible part (as layout attempts set) is read again
+    shrunk = obj.polygons
+    assert shrunk is not first and Polygon(shrunk[0]).area < Polygon(first[0]).area
 
 
 def test_rows_follow_the_unified_schema_and_encode():

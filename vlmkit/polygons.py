@@ -15,6 +15,7 @@ Conventions (shared with the codecs and every dataset):
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -61,10 +62,14 @@ def points_to_flat(points: Sequence[Point]) -> list[float]:
 
 
 def signed_area(points: Sequence[Point]) -> float:
-    """Shoelace area; positive when the vertices run clockwise on screen (y pointing down)."""
-    pts = np.asarray(points, dtype=np.float64)
-    x, y = pts[:, 0], pts[:, 1]
-    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+    """Shoelace area; positive when the vertices run clockwise on screen (y pointing down).
+    Plain Python for a list of points (a ShapeWorld outline: a few dozen vertices, where
+    numpy's per-call cost was most of the time), numpy for an array (a traced mask)."""
+    if isinstance(points, np.ndarray):
+        x, y = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
+        return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+    pairs = zip(points, [*points[1:], points[0]])
+    return 0.5 * math.fsum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in pairs)
 
 
 def _check_size(height: int, width: int) -> None:

@@ -95,7 +95,7 @@ class GroundRecipe(Recipe):
     attribute_pair_steps: int = 0
     first_token_steps: int = 0
     examples_per_scene: int = 1
-    codec_steps: int = 300  # steps per coordinate format in notebook 02's side-by-side experiment
+    codec_steps: int = 200  # steps per coordinate format in notebook 02's side-by-side experiment
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "attribute_pair_steps": 5,
                                    "first_token_steps": 10, "codec_steps": 4}
@@ -111,7 +111,7 @@ class SegmentRecipe(Recipe):
     task: str = "locate_segment"
     single_object_fraction: float = 0.0  # share of the steps on one-object scenes first
     max_vertices: int = MAX_VERTICES  # outline budget of the training answers
-    compare_steps: int = 300  # steps per answer form in notebook 03's side-by-side experiment
+    compare_steps: int = 200  # steps per answer form in notebook 03's side-by-side experiment
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "compare_steps": 4}
 
@@ -145,7 +145,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         "02_grounding": GroundRecipe(steps=9500, lr=5e-4, evaluations=8, eval_size=300, attribute_pair_steps=1500,
                                      first_token_steps=1000, examples_per_scene=2),
         "03_segmentation": SegmentRecipe(steps=4000, lr=1e-3, evaluations=4, eval_size=200),
-        "04_combined": CombinedRecipe(steps=1200, lr=1e-3, warmup_steps=100, eval_size=150),
+        "04_combined": CombinedRecipe(steps=1200, lr=5e-4, warmup_steps=100, eval_size=150),
     },
     "full": {
         "01_captioning": CaptionRecipe(steps=3000, **{**FULL_COMMON, "vision_lr_scale": 0.0}, eval_size=500),

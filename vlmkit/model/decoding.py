@@ -32,7 +32,7 @@ def _base(lm):
     return lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft (LoRA) model's inner LM
 
 
-@torch.no_grad()
+@torch.inference_mode()  # not no_grad: no version counters or view tracking on the many small tensors
 def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
                 eos_token_id: int, pad_token_id: int, logits_processor: LogitsProcessorList | None = None,
                 do_sample: bool = False, temperature: float = 1.0, top_k: int | None = None,
@@ -61,23 +61,24 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
     position = positions[:, -1:] + 1
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    generated = torch.empty(batch, 0, dtype=torch.long, device=embeds.device)
+    generated = torch.full((batch, max_new_tokens), pad_token_id, dtype=torch.long, device=embeds.device)
     finished = torch.zeros(batch, dtype=torch.bool, device=embeds.device)
     logits = out.logits[:, -1].float()
+    embed_tokens = base.get_input_embeddings()
     for step in range(max_new_tokens):
         if step < min_new_tokens:
             logits[:, eos_token_id] = float("-inf")
         if logits_processor:
-            logits = logits_processor(generated, logits)
-        token = _choose(logits, do_sample, temperature, top_k)
-        token = torch.where(finished, torch.full_like(token, pad_token_id), token)
-        generated = torch.cat([generated, token[:, None]], dim=1)
+            logits = logits_processor(generated[:, :step], logits)
+        token = _choose(logits, do_sample, temperature, top_k).masked_fill_(finished, pad_token_id)
+        generated[:, step] = token
         finished |= token == eos_token_id
         if finished.all() or step == max_new_tokens - 1:
             break
         at = prompt + step
         attend[:, 0, 0, at] = True
-        hidden = base.get_input_embeddings()(token[:, None])
+        blocked = ~attend[..., :at + 1]  # padding of the prompt: the same for every layer
+        hidden = embed_tokens(token[:, None])
         cos, sin = decoder.rotary_emb(hidden, position + step)
         for layer, k_buf, v_buf in zip(decoder.layers, keys, values):
             attn, x = layer.self_attn, layer.input_layernorm(hidden)
@@ -90,12 +91,12 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
             # call for a single query, the three small products below a tenth of that
             q = q.view(batch, kv_heads, heads // kv_heads, head_dim)  # query heads grouped by their kv head
             scores = (q @ k_buf[:, :, :at + 1].transpose(-1, -2)) * head_dim ** -0.5
-            scores = scores.masked_fill(~attend[..., :at + 1], float("-inf")).softmax(-1)
+            scores = scores.masked_fill(blocked, float("-inf")).softmax(-1)
             context = (scores.to(v_buf.dtype) @ v_buf[:, :, :at + 1]).view(batch, heads, 1, head_dim)
             hidden = hidden + attn.o_proj(context.transpose(1, 2).reshape(batch, 1, heads * head_dim))
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
         logits = base.lm_head(decoder.norm(hidden))[:, -1].float()
-    return generated
+    return generated[:, :step + 1]
 
 
 def _choose(logits: torch.Tensor, do_sample: bool, temperature: float, top_k: int | None) -> torch.Tensor:

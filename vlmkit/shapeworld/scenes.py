@@ -98,12 +98,16 @@ class SceneObject:
     outline: ShapelyPolygon  # the full shape, before occlusion
     visible: ShapelyPolygon | MultiPolygon | None = None
     mask: np.ndarray | None = field(default=None, repr=False)
+    # (visible, its polygons): the scene's painter and its rows both read them
+    _polygons: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def polygons(self) -> list[Polygon]:
         """Visible parts as canonical vertex lists (pixels)."""
-        parts = self.visible.geoms if isinstance(self.visible, MultiPolygon) else [self.visible]
-        return canonical_order([list(p.exterior.coords)[:-1] for p in parts])
+        if self._polygons is None or self._polygons[0] is not self.visible:
+            parts = self.visible.geoms if isinstance(self.visible, MultiPolygon) else [self.visible]
+            self._polygons = (self.visible, canonical_order([list(p.exterior.coords)[:-1] for p in parts]))
+        return self._polygons[1]
 
     @property
     def box(self) -> Box:
