@@ -1,7 +1,7 @@
 """What a tiny-profile grounding step costs on this machine: variants of the config, dynamic
 padding against the source tutorial's fixed padding, and how the cost grows with batch and length.
 
-    python scripts/training_speed.py [--sections variants padding scaling] [--variants lm_heads=4]
+    python scripts/training_speed.py [--sections variants padding scaling optimizer] [--variants lm_heads=4]
 
 A variant is a set of ``VLMConfig`` overrides (``name=value``, several joined by commas);
 the tiny config itself is always timed first. Each round times ``--steps`` steps of each
@@ -13,15 +13,19 @@ minutes, so settings timed one after the other would differ by the drift. Buildi
 processor) or to 384 tokens (what the tutorial this project grew from does), timed in
 alternating rounds, as samples a second and their ratio. ``scaling``: milliseconds a step and
 samples a second at batch 8, 32, 64 and 128 (dynamic padding), and at batch 32 padded to 64,
-128, 256 and 384 tokens, so a learner sees what a bigger machine buys. Both time the model's
-step alone (forward, backward, AdamW) on batches built beforehand, under the precision the
-Trainer would choose here.
+128, 256 and 384 tokens, so a learner sees what a bigger machine buys. ``optimizer``: torch's
+three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused``) from the
+same weights on the same batches: the optimizer step alone, whole steps in alternating rounds,
+and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
+to the digit only if they do). All but ``variants`` time the model's step alone (forward,
+backward, AdamW) on batches built beforehand, under the precision the Trainer would choose here.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import time
 
 import numpy as np
@@ -36,6 +40,7 @@ from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.trainer import TrainConfig, Trainer, cpu_has_bf16
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
+ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
 def parse_overrides(variant: str) -> dict:
@@ -53,10 +58,10 @@ def padded_to(batch: dict[str, torch.Tensor], length: int, pad_id: int) -> dict[
     return {k: F.pad(v, (0, extra), value=fill[k]) if k in fill else v for k, v in batch.items()}
 
 
-def step_ms(model, batches: list[dict], steps: int) -> float:
+def step_ms(model, batches: list[dict], steps: int, optimizer: torch.optim.Optimizer | None = None) -> float:
     """Milliseconds of one training step (forward, backward, AdamW), over ``steps`` steps that
     cycle through ``batches``, in bf16 autocast where the CPU has bf16 (as the Trainer's "auto")."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=5e-4)
     precision = torch.autocast("cpu", dtype=torch.bfloat16) if cpu_has_bf16() else contextlib.nullcontext()
     model.train()
     start = time.perf_counter()
@@ -130,10 +135,39 @@ def time_scaling(args, stream) -> None:
         print(f"  {32:>5} | {length:>6} | {ms:>9.0f} | {1000 * 32 / ms:9.1f}")
 
 
+def time_optimizers(args, stream) -> None:
+    start = new_model("tiny")
+    batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
+    models = {name: copy.deepcopy(start) for name in ADAMW}
+    optimizers = {name: torch.optim.AdamW(models[name].parameters(), lr=5e-4, **kw) for name, kw in ADAMW.items()}
+    alone = {}
+    for name, kw in ADAMW.items():  # on a copy, so the timed models stay in step
+        model = copy.deepcopy(start)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, **kw)
+        model(**batches[0]).loss.backward()
+        optimizer.step()
+        begin = time.perf_counter()
+        for _ in range(args.padding_steps):
+            optimizer.step()
+        alone[name] = 1000 * (time.perf_counter() - begin) / args.padding_steps
+    rounds = {name: [] for name in ADAMW}
+    for _ in range(args.rounds):
+        for name in ADAMW:
+            rounds[name].append(step_ms(models[name], batches, args.padding_steps, optimizers[name]))
+    weights = {name: torch.cat([p.detach().flatten() for p in m.parameters()]) for name, m in models.items()}
+    reference = weights[next(iter(ADAMW))]
+    steps = args.rounds * args.padding_steps
+    for name, ms in rounds.items():
+        gap = (weights[name] - reference).abs().max().item()
+        same = "identical to the for-loop's" if gap == 0 else f"up to {gap:.1e} from the for-loop's"
+        print(f"  {name:<18}: AdamW step {alone[name]:5.2f} ms; whole step {np.mean(ms):5.1f} ms (rounds "
+              f"{' '.join(f'{m:.0f}' for m in ms)}); weights after {steps} steps {same}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sections", nargs="+", choices=("variants", "padding", "scaling"),
-                   default=["variants", "padding", "scaling"])
+    p.add_argument("--sections", nargs="+", choices=("variants", "padding", "scaling", "optimizer"),
+                   default=["variants", "padding", "scaling", "optimizer"])
     p.add_argument("--variants", nargs="*", default=["vit_layers=4"], help="VLMConfig overrides to time")
     p.add_argument("--steps", type=int, default=200, help="timed Trainer steps per variant and round")
     p.add_argument("--padding-steps", type=int, default=20, help="timed steps per setting in padding and scaling")
@@ -158,6 +192,9 @@ def main() -> None:
     if "scaling" in args.sections:
         print("model steps, by batch size (dynamic padding) and by padded length (batch 32):")
         time_scaling(args, stream)
+    if "optimizer" in args.sections:
+        print(f"AdamW implementations, batch {args.batch_size}, the same start and batches:")
+        time_optimizers(args, stream)
 
 
 if __name__ == "__main__":

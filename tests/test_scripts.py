@@ -74,3 +74,18 @@ def test_padding_to_the_tutorials_length_adds_only_ignored_positions():
     assert padded["pixel_values"] is batch["pixel_values"]
     with pytest.raises(ValueError, match="3 tokens long, more than 2"):
         speed.padded_to(batch, 2, pad_id=0)
+
+
+def test_the_optimizer_section_compares_each_adamw_with_the_trainers(capsys):
+    speed = _script("training_speed")
+    from argparse import Namespace
+
+    from vlmkit.profiles import new_model
+    from vlmkit.shapeworld.streams import shapeworld_stream
+
+    stream = shapeworld_stream("ground", new_model("tiny").codec)
+    speed.time_optimizers(Namespace(batch_size=2, padding_steps=2, rounds=1), stream)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0].strip() for line in lines] == list(speed.ADAMW)
+    assert "weights after 2 steps identical to the for-loop's" in lines[0]  # the reference itself
+    assert all("AdamW step" in line and "whole step" in line for line in lines)

@@ -65,6 +65,8 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
     finished = torch.zeros(batch, dtype=torch.bool, device=embeds.device)
     logits = out.logits[:, -1].float()
     embed_tokens = base.get_input_embeddings()
+    # every answer position's rotary angles at once: one product per angle, as step by step
+    cos_all, sin_all = decoder.rotary_emb(embeds[:, :1], position + torch.arange(max_new_tokens, device=embeds.device))
     for step in range(max_new_tokens):
         if step < min_new_tokens:
             logits[:, eos_token_id] = float("-inf")
@@ -79,7 +81,7 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
         attend[:, 0, 0, at] = True
         blocked = ~attend[..., :at + 1]  # padding of the prompt: the same for every layer
         hidden = embed_tokens(token[:, None])
-        cos, sin = decoder.rotary_emb(hidden, position + step)
+        cos, sin = cos_all[:, step:step + 1], sin_all[:, step:step + 1]
         for layer, k_buf, v_buf in zip(decoder.layers, keys, values):
             attn, x = layer.self_attn, layer.input_layernorm(hidden)
             q = attn.q_proj(x).view(batch, 1, heads, head_dim).transpose(1, 2)
