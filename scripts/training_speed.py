@@ -15,7 +15,8 @@ alternating rounds, as samples a second and their ratio. ``scaling``: millisecon
 samples a second at batch 8, 32, 64 and 128 (dynamic padding), and at batch 32 padded to 64,
 128, 256 and 384 tokens, so a learner sees what a bigger machine buys. ``optimizer``: torch's
 three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused``) from the
-same weights on the same batches: the optimizer step alone, whole steps in alternating rounds,
+same weights on the same batches: the optimizer step alone (the steady number: whole steps
+drift between rounds by more than the optimizer's share), whole steps in alternating rounds,
 and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
 to the digit only if they do). All but ``variants`` time the model's step alone (forward,
 backward, AdamW) on batches built beforehand, under the precision the Trainer would choose here.

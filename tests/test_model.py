@@ -144,6 +144,8 @@ def test_greedy_with_kv_cache_equals_without(micro_model, ground_stream):
     uncached = model.generate(**batch, max_new_tokens=12, use_cache=False)
     assert len(set(cached.flatten().tolist())) > 2  # a real sequence, not one repeated token
     assert torch.equal(cached, uncached)
+    cached[cached == model.tokenizer.eos_token_id] = model.tokenizer.pad_token_id  # an ordinary tensor: writable
+    assert model.generate(**batch, max_new_tokens=0).shape == (4, 0)  # nothing asked, nothing written
 
 
 @pytest.mark.parametrize("heads, kv_heads", [(4, 4), (4, 2)])

@@ -67,6 +67,7 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
     embed_tokens = base.get_input_embeddings()
     # every answer position's rotary angles at once: one product per angle, as step by step
     cos_all, sin_all = decoder.rotary_emb(embeds[:, :1], position + torch.arange(max_new_tokens, device=embeds.device))
+    step = -1  # max_new_tokens=0: an empty answer
     for step in range(max_new_tokens):
         if step < min_new_tokens:
             logits[:, eos_token_id] = float("-inf")

@@ -185,8 +185,9 @@ class MiniVLM(nn.Module):
         embeds = self._embed(pixel_values, input_ids)
         tok = self.tokenizer
         if use_cache and supports_lean_decoding(self.lm):
+            # cloned here, outside inference mode: an ordinary tensor the caller may change in place
             return lean_decode(self.lm, embeds, attention_mask, max_new_tokens, tok.eos_token_id, tok.pad_token_id,
-                               logits_processor, do_sample, temperature, top_k, min_new_tokens)
+                               logits_processor, do_sample, temperature, top_k, min_new_tokens).clone()
         sampling = {"temperature": temperature, "top_k": top_k} if do_sample else {}
         return self.lm.generate(
             inputs_embeds=embeds, attention_mask=attention_mask, max_new_tokens=max_new_tokens, do_sample=do_sample,
