@@ -9,7 +9,12 @@ prompts prefilled once, then one token per step from a preallocated KV cache. Bo
 and forced to the same output length (eos suppressed), so the work compared is the same: per
 sample milliseconds for 8, 32, 100 and 200 new tokens, the ratio, and the cost per token.
 Then vlmkit with grammar-constrained decoding on and off (outlines: the longest answers),
-and single answers at batch 1, the way ``ground()`` answers one expression.
+and single answers at batch 1, the way ``ground()`` answers one expression; last, what batching
+buys: 100 tokens at batch sizes 16 to 256.
+
+Every comparison is timed *interleaved*: one repeat of each contender in turn, best of
+``--repeats`` for each, so that a slow minute of a shared machine (its speed moves by 10-20%
+between minutes) falls on both sides of a ratio rather than on one.
 Run it alone: two jobs on 2 cores slow each other many times over.
 """
 
@@ -29,6 +34,7 @@ from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import shapeworld_stream
 
 LENGTHS = (8, 32, 100, 200)
+SWEEP, SWEEP_TOKENS = (16, 32, 64, 128, 256), 100
 
 
 @torch.no_grad()
@@ -47,14 +53,17 @@ def seed_loop(model, batch: dict, new_tokens: int) -> torch.Tensor:
     return torch.stack(out, dim=1)
 
 
-def timed(fn, repeats: int) -> float:
-    """Best of ``repeats`` wall-clock seconds (after one untimed warm-up)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+def timed(contenders: dict, repeats: int) -> dict:
+    """Best of ``repeats`` wall-clock seconds for each of ``contenders`` (name -> function),
+    timed in turn within each repeat, after one untimed warm-up of each."""
+    for fn in contenders.values():
         fn()
-        best = min(best, time.perf_counter() - start)
+    best = dict.fromkeys(contenders, float("inf"))
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -63,24 +72,26 @@ def main() -> None:
     p.add_argument("--checkpoint", type=Path, default=None, help="default: a fresh tiny model (same speed)")
     p.add_argument("--batch", type=int, default=64, help="vlmkit's batch size")
     p.add_argument("--seed-samples", type=int, default=4, help="samples the (slow) seed loop decodes per length")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = (load_model(args.checkpoint) if args.checkpoint else new_model("tiny")).eval()
     processor = Processor.for_model(model)
-    examples = [shapeworld_stream("segment", model.codec)[i] for i in range(args.batch)]
-    batch = processor.prompt_batch(examples)
+    stream = shapeworld_stream("segment", model.codec)
+    examples = [stream[i] for i in range(max(args.batch, *SWEEP))]
+    batch = processor.prompt_batch(examples[:args.batch])
     singles = [processor.prompt_batch([e]) for e in examples[: args.seed_samples]]
     print(f"tiny MiniVLM, {args.threads} threads; vlmkit batch {args.batch}, seed loop {args.seed_samples} samples; "
-          f"best of {args.repeats}\n")
+          f"best of {args.repeats}, contenders timed in turn\n")
 
     print(f"{'new tokens':>10} | {'seed loop ms/sample':>19} | {'vlmkit ms/sample':>16} | {'ratio':>6} | "
           f"{'seed ms/token':>13} | {'vlmkit ms/token':>15}")
     for n in LENGTHS:
-        seed = timed(lambda: [seed_loop(model, s, n) for s in singles], args.repeats) / len(singles)
-        ours = timed(lambda: model.generate(**batch, max_new_tokens=n, min_new_tokens=n), args.repeats) / args.batch
+        t = timed({"seed": lambda: [seed_loop(model, s, n) for s in singles],
+                   "vlmkit": lambda: model.generate(**batch, max_new_tokens=n, min_new_tokens=n)}, args.repeats)
+        seed, ours = t["seed"] / len(singles), t["vlmkit"] / args.batch
         print(f"{n:>10} | {1000 * seed:>19.2f} | {1000 * ours:>16.3f} | {seed / ours:>5.0f}x | "
               f"{1000 * seed / n:>13.3f} | {1000 * ours / n:>15.4f}")
 
@@ -90,21 +101,33 @@ def main() -> None:
         # the grammar's budget a little beyond n, so that it never asks for an eos that the
         # forced length (min_new_tokens) forbids
         grammar = LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec, "polygon", n + 8)])
-        free = timed(lambda: model.generate(**batch, max_new_tokens=n, min_new_tokens=n), args.repeats)
-        constrained = timed(lambda: model.generate(**batch, max_new_tokens=n, logits_processor=grammar,
-                                                   min_new_tokens=n), args.repeats)
-        print(f"{n:>10} | {1000 * free / args.batch:>8.3f} | {1000 * constrained / args.batch:>11.3f} | "
-              f"{100 * (constrained / free - 1):>+5.1f}%")
+        t = timed({"free": lambda: model.generate(**batch, max_new_tokens=n, min_new_tokens=n),
+                   "constrained": lambda: model.generate(**batch, max_new_tokens=n, logits_processor=grammar,
+                                                         min_new_tokens=n)}, args.repeats)
+        print(f"{n:>10} | {1000 * t['free'] / args.batch:>8.3f} | {1000 * t['constrained'] / args.batch:>11.3f} | "
+              f"{100 * (t['constrained'] / t['free'] - 1):>+5.1f}%")
 
     print("\nsingle answers (batch 1, as ground() and segment() answer), ms/answer:")
     print(f"{'new tokens':>10} | {'seed loop':>9} | {'transformers generate + cache':>29} | {'vlmkit':>8} | "
           f"{'vs seed':>7}")
     for n in (5, 40):
-        seed = timed(lambda: [seed_loop(model, s, n) for s in singles], args.repeats) / len(singles)
-        library = timed(lambda: [hf_generate(model, s, n) for s in singles], args.repeats) / len(singles)
-        ours = timed(lambda: [model.generate(**s, max_new_tokens=n, min_new_tokens=n) for s in singles],
-                     args.repeats) / len(singles)
+        t = timed({"seed": lambda: [seed_loop(model, s, n) for s in singles],
+                   "library": lambda: [hf_generate(model, s, n) for s in singles],
+                   "vlmkit": lambda: [model.generate(**s, max_new_tokens=n, min_new_tokens=n) for s in singles]},
+                  args.repeats)
+        seed, library, ours = (t[k] / len(singles) for k in ("seed", "library", "vlmkit"))
         print(f"{n:>10} | {1000 * seed:>9.2f} | {1000 * library:>29.2f} | {1000 * ours:>8.2f} | {seed / ours:>6.1f}x")
+
+    print(f"\nwhat batching buys: {SWEEP_TOKENS} new tokens, ms/sample (the seed loop decodes one at a time):")
+    print(f"{'batch':>10} | {'vlmkit ms/sample':>16} | {'ratio':>6}")
+    prompts = {size: processor.prompt_batch(examples[:size]) for size in SWEEP}
+    contenders = {"seed": lambda: [seed_loop(model, s, SWEEP_TOKENS) for s in singles]}
+    contenders |= {size: (lambda b=b: model.generate(**b, max_new_tokens=SWEEP_TOKENS, min_new_tokens=SWEEP_TOKENS))
+                   for size, b in prompts.items()}
+    t = timed(contenders, args.repeats)
+    seed = t["seed"] / len(singles)
+    for size in SWEEP:
+        print(f"{size:>10} | {1000 * t[size] / size:>16.3f} | {seed / (t[size] / size):>5.0f}x")
 
 
 @torch.no_grad()

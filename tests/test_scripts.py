@@ -89,3 +89,30 @@ def test_the_optimizer_section_compares_each_adamw_with_the_trainers(capsys):
     assert [line.split(":")[0].strip() for line in lines] == list(speed.ADAMW)
     assert "weights after 2 steps identical to the for-loop's" in lines[0]  # the reference itself
     assert all("AdamW step" in line and "whole step" in line for line in lines)
+
+
+def test_the_seed_loop_decodes_what_generate_decodes_so_the_benchmark_compares_the_same_work():
+    bench = _script("generation_benchmark")
+    import torch
+
+    from vlmkit.processor import Processor
+    from vlmkit.profiles import new_model
+    from vlmkit.shapeworld.streams import shapeworld_stream
+
+    torch.manual_seed(0)
+    model = new_model("tiny").eval()
+    processor = Processor.for_model(model)
+    stream = shapeworld_stream("segment", model.codec)
+    for i in range(2):
+        prompt = processor.prompt_batch([stream[i]])
+        seed = bench.seed_loop(model, prompt, 6)
+        ours = model.generate(**prompt, max_new_tokens=6, min_new_tokens=6)
+        assert seed.shape == (1, 6) and torch.equal(seed, ours)
+
+
+def test_contenders_are_timed_in_turn_and_each_keeps_its_best():
+    bench = _script("generation_benchmark")
+    calls = []
+    best = bench.timed({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3)
+    assert calls == ["a", "b"] * 4  # one warm-up each, then a, b in every repeat
+    assert set(best) == {"a", "b"} and all(0 <= seconds < 1 for seconds in best.values())

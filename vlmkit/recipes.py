@@ -95,7 +95,7 @@ class GroundRecipe(Recipe):
     attribute_pair_steps: int = 0
     first_token_steps: int = 0
     examples_per_scene: int = 1
-    codec_steps: int = 150  # steps per coordinate format in notebook 02's side-by-side experiment
+    codec_steps: int = 100  # steps per coordinate format in notebook 02's side-by-side experiment
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "attribute_pair_steps": 5,
                                    "first_token_steps": 10, "codec_steps": 4}
@@ -111,7 +111,7 @@ class SegmentRecipe(Recipe):
     task: str = "locate_segment"
     single_object_fraction: float = 0.0  # share of the steps on one-object scenes first
     max_vertices: int = MAX_VERTICES  # outline budget of the training answers
-    compare_steps: int = 150  # steps per answer form in notebook 03's side-by-side experiment
+    compare_steps: int = 100  # steps per answer form in notebook 03's side-by-side experiment
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "compare_steps": 4}
 
@@ -128,7 +128,7 @@ class CombinedRecipe(Recipe):
     # training scenes, then this many more steps with and without them, the kept descriptions
     # making up cycle_share of the examples (as grounding and as description targets)
     cycle_scenes: int = 300
-    cycle_steps: int = 150
+    cycle_steps: int = 100
     cycle_share: float = 0.25
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10, "cycle_scenes": 4, "cycle_steps": 4}
