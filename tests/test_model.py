@@ -210,6 +210,65 @@ def test_constrained_decoding_never_emits_an_unparseable_box_or_polygon(micro_mo
                 assert result.ok, (shape, text, result)
 
 
+def _grammar_mask_row_by_row(grammar, tokens: list[int], length: int, vocab: int) -> torch.Tensor:
+    """The grammar's rules written out for one row, plainly: the specification that the
+    batched mask of ``LocationGrammar.__call__`` must equal."""
+    from vlmkit.constrained import _RowState
+
+    state, mask = _RowState(), torch.zeros(vocab, dtype=torch.bool)
+    for token in tokens:
+        state.read(token, grammar)
+    loc = grammar.loc_ids
+    if state.done:
+        return ~mask
+    if grammar.shape == "point":
+        mask[loc if len(state.box) < 2 else grammar.eos_id] = True
+    elif grammar.shape == "box" or (grammar.shape == "box+polygon" and len(state.box) < 4):
+        box = state.box
+        if len(box) >= 4:
+            mask[grammar.eos_id] = True
+        elif len(box) < 2:
+            mask[loc[:-1]] = True  # the far corner needs a larger bin
+        else:
+            mask[loc[box[len(box) - 2] + 1:]] = True
+    elif len(state.part) % 2:  # a vertex's y: distinct from earlier vertices until there are 3
+        mask[loc] = True
+        if len(state.vertices) < 3:
+            for x, y in state.vertices:
+                if x == state.part[-1]:
+                    mask[loc[y]] = False
+    else:
+        remaining, closable = grammar.max_new_tokens - length, len(state.vertices) >= 3
+        if closable:
+            mask[grammar.eos_id] = True
+            mask[grammar.sep_id] = remaining >= 8
+        mask[loc] = remaining >= 3 if closable else True
+    return mask
+
+
+def test_the_batched_grammar_mask_equals_its_rules_row_by_row(micro_model, ground_stream):
+    model = _spread_weights(micro_model).eval()
+    examples, processor = _batch(model, ground_stream, 16)
+    batch = processor.prompt_batch(examples)
+    vocab = len(model.tokenizer)
+    bins_allowed = {}  # shape -> how many location bins the rows were allowed, step by step
+    for shape, max_new in (("box", 8), ("polygon", 20), ("box+polygon", 24), ("point", 4)):
+        torch.manual_seed(0)
+        ids = model.generate(**batch, max_new_tokens=max_new, do_sample=True, temperature=2.0,
+                             logits_processor=LogitsProcessorList([LocationGrammar(model.tokenizer, model.codec,
+                                                                                    shape, max_new)]))
+        grammar = LocationGrammar(model.tokenizer, model.codec, shape, max_new)
+        for length in range(ids.shape[1]):  # one call per step, as in decoding
+            masked = grammar(ids[:, :length], torch.zeros(len(ids), vocab)) == 0
+            for row in range(len(ids)):
+                expected = _grammar_mask_row_by_row(grammar, ids[row, :length].tolist(), length, vocab)
+                assert torch.equal(masked[row], expected), (shape, row, ids[row, :length].tolist())
+                bins_allowed.setdefault(shape, set()).add(int(expected[grammar.loc_ids].sum()))
+    n = model.codec.num_bins
+    assert {0, n - 1} <= bins_allowed["box"] and len(bins_allowed["box"]) > 3  # x2 > x1 leaves fewer
+    assert any(0 < k < n for k in bins_allowed["polygon"])  # a vertex's y that would repeat one is banned
+
+
 def test_constrained_decoding_rejects_formats_it_cannot_enforce(micro_model):
     from vlmkit.codecs import Codec
 

@@ -42,6 +42,7 @@ class LocationGrammar(LogitsProcessor):
         if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
             raise ValueError("the tokenizer lacks location tokens; build it with the codec's special tokens")
         self.loc_ids = torch.tensor(ids[:-1])
+        self._bins, self._last_bin = torch.arange(self.n), frozenset({self.n - 1})
         self.bin_of = {t: i for i, t in enumerate(ids[:-1])}
         self.sep_id, self.eos_id = ids[-1], tokenizer.eos_token_id
         self._rows: list[_RowState] = []  # per-row state, advanced token by token across calls
@@ -49,28 +50,37 @@ class LocationGrammar(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """Each row's state is advanced by its newest token only (a decode step costs the same
-        at token 200 as at token 2), and the mask is written with one index assignment per
-        kind of row instead of one per row."""
+        at token 200 as at token 2), and the mask is written with a few index assignments for
+        the whole batch (one per kind of rule), not with tensor operations row by row."""
         rows = self._advance(input_ids)
-        everything, free_rows, extra_rows, extra_tokens = [], [], [], []
-        allowed = torch.zeros_like(scores, dtype=torch.bool)
+        every_bin, above_rows, floors, banned, others, finished = [], [], [], [], [], []
         for row, state in enumerate(rows):
             if state.done:  # finished: the decoder pads this row anyway
-                everything.append(row)
+                finished.append(row)
                 continue
             bins, tokens = self._allowed(state, input_ids.shape[1])
-            if bins is True:
-                free_rows.append(row)
-            elif bins is not None:
-                allowed[row, self.loc_ids[bins]] = True
-            extra_rows += [row] * len(tokens)
-            extra_tokens += tokens
-        if everything:
-            allowed[everything] = True
-        if free_rows:
-            allowed[torch.tensor(free_rows)[:, None], self.loc_ids[None, :]] = True
-        if extra_rows:
-            allowed[extra_rows, extra_tokens] = True
+            if bins == "all":
+                every_bin.append(row)
+            elif isinstance(bins, int):  # bins above this one
+                above_rows.append(row)
+                floors.append(bins)
+            elif bins is not None:  # every bin but these
+                every_bin.append(row)
+                banned += [(row, b) for b in bins]
+            others += [(row, t) for t in tokens]
+        allowed = torch.zeros_like(scores, dtype=torch.bool)
+        if every_bin:
+            allowed[torch.tensor(every_bin)[:, None], self.loc_ids] = True
+        if above_rows:
+            allowed[torch.tensor(above_rows)[:, None], self.loc_ids] = self._bins > torch.tensor(floors)[:, None]
+        if banned:
+            banned_rows, banned_bins = zip(*banned)
+            allowed[list(banned_rows), self.loc_ids[list(banned_bins)]] = False
+        if others:
+            other_rows, other_tokens = zip(*others)
+            allowed[list(other_rows), list(other_tokens)] = True
+        if finished:
+            allowed[finished] = True
         return scores.masked_fill(~allowed, float("-inf"))
 
     def _advance(self, input_ids: torch.LongTensor) -> list["_RowState"]:
@@ -86,35 +96,30 @@ class LocationGrammar(LogitsProcessor):
             self._seen = length
         return self._rows
 
-    def _allowed(self, state: "_RowState", length: int) -> tuple[torch.Tensor | bool | None, list[int]]:
-        """(allowed bins: a bool mask, True for every bin, or None; allowed other tokens)."""
+    def _allowed(self, state: "_RowState", length: int) -> tuple[str | int | frozenset | None, list[int]]:
+        """(the location bins allowed next: "all", an int k for every bin above k, a set of bins
+        that are *not* allowed, or None for no bin; other tokens allowed)."""
         if self.shape == "point":
-            return (None, [self.eos_id]) if len(state.box) >= 2 else (True, [])
+            return (None, [self.eos_id]) if len(state.box) >= 2 else ("all", [])
         if self.shape == "box" or (self.shape == "box+polygon" and len(state.box) < 4):
             bins = state.box
             if len(bins) >= 4:
                 return None, [self.eos_id]
             if len(bins) < 2:
-                mask = torch.ones(self.n, dtype=torch.bool)
-                mask[-1] = False  # leave room for a larger far corner
-                return mask, []
-            return torch.arange(self.n) > bins[len(bins) - 2], []  # x2 > x1, y2 > y1
+                return self._last_bin, []  # leave room for a larger far corner
+            return bins[len(bins) - 2], []  # x2 > x1, y2 > y1
         remaining = self.max_new_tokens - length
         part, vertices = state.part, state.vertices
         if len(part) % 2:  # inside a vertex: its y, distinct from earlier vertices until there are 3
             if len(vertices) >= 3:
-                return True, []
-            mask = torch.ones(self.n, dtype=torch.bool)
-            for x, y in vertices:
-                if x == part[-1]:
-                    mask[y] = False
-            return mask, []
+                return "all", []
+            return frozenset(y for x, y in vertices if x == part[-1]), []
         closable = len(vertices) >= 3
         tokens = [self.eos_id] if closable else []
         if closable and remaining >= 8:  # <sep> + 3 vertices + eos still fit
             tokens.append(self.sep_id)
         more_vertices = remaining >= 3 if closable else True
-        return (True if more_vertices else None), tokens
+        return ("all" if more_vertices else None), tokens
 
 
 class _RowState:
