@@ -72,7 +72,8 @@ class LocationGrammar(LogitsProcessor):
         if every_bin:
             allowed[torch.tensor(every_bin)[:, None], self.loc_ids] = True
         if above_rows:
-            allowed[torch.tensor(above_rows)[:, None], self.loc_ids] = self._bins > torch.tensor(floors)[:, None]
+            above = self._bins > torch.tensor(floors)[:, None]
+            allowed[torch.tensor(above_rows)[:, None], self.loc_ids] = above.to(allowed.device)
         if banned:
             banned_rows, banned_bins = zip(*banned)
             allowed[list(banned_rows), self.loc_ids[list(banned_bins)]] = False
