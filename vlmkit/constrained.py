@@ -20,6 +20,7 @@ from .codecs import SEPARATOR_TOKEN, Codec
 
 
 SHAPES = ("box", "polygon", "box+polygon", "point")
+EVERY_BIN = frozenset()  # no location bin banned
 
 
 class LocationGrammar(LogitsProcessor):
@@ -52,19 +53,17 @@ class LocationGrammar(LogitsProcessor):
         """Each row's state is advanced by its newest token only (a decode step costs the same
         at token 200 as at token 2), and the mask is written with a few index assignments for
         the whole batch (one per kind of rule), not with tensor operations row by row."""
-        rows = self._advance(input_ids)
+        rows, length = self._advance(input_ids), input_ids.shape[1]
         every_bin, above_rows, floors, banned, others, finished = [], [], [], [], [], []
         for row, state in enumerate(rows):
             if state.done:  # finished: the decoder pads this row anyway
                 finished.append(row)
                 continue
-            bins, tokens = self._allowed(state, input_ids.shape[1])
-            if bins == "all":
-                every_bin.append(row)
-            elif isinstance(bins, int):  # bins above this one
+            bins, tokens = self._allowed(state, length)
+            if isinstance(bins, int):  # the bins above this one
                 above_rows.append(row)
                 floors.append(bins)
-            elif bins is not None:  # every bin but these
+            elif bins is not None:  # every bin but these (often none)
                 every_bin.append(row)
                 banned += [(row, b) for b in bins]
             others += [(row, t) for t in tokens]
@@ -97,11 +96,11 @@ class LocationGrammar(LogitsProcessor):
             self._seen = length
         return self._rows
 
-    def _allowed(self, state: "_RowState", length: int) -> tuple[str | int | frozenset | None, list[int]]:
-        """(the location bins allowed next: "all", an int k for every bin above k, a set of bins
-        that are *not* allowed, or None for no bin; other tokens allowed)."""
+    def _allowed(self, state: "_RowState", length: int) -> tuple[int | frozenset | None, list[int]]:
+        """(the location bins allowed next: an int k for every bin above k, else the set of bins
+        *not* allowed (empty: every bin), or None for no bin; the other tokens allowed)."""
         if self.shape == "point":
-            return (None, [self.eos_id]) if len(state.box) >= 2 else ("all", [])
+            return (None, [self.eos_id]) if len(state.box) >= 2 else (EVERY_BIN, [])
         if self.shape == "box" or (self.shape == "box+polygon" and len(state.box) < 4):
             bins = state.box
             if len(bins) >= 4:
@@ -113,14 +112,14 @@ class LocationGrammar(LogitsProcessor):
         part, vertices = state.part, state.vertices
         if len(part) % 2:  # inside a vertex: its y, distinct from earlier vertices until there are 3
             if len(vertices) >= 3:
-                return "all", []
+                return EVERY_BIN, []
             return frozenset(y for x, y in vertices if x == part[-1]), []
         closable = len(vertices) >= 3
         tokens = [self.eos_id] if closable else []
         if closable and remaining >= 8:  # <sep> + 3 vertices + eos still fit
             tokens.append(self.sep_id)
         more_vertices = remaining >= 3 if closable else True
-        return ("all" if more_vertices else None), tokens
+        return (EVERY_BIN if more_vertices else None), tokens
 
 
 class _RowState:
