@@ -372,8 +372,9 @@ def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):
                        intermediate_size=64), add_pooling_layer=False).save_pretrained(vit_dir)
     word_tok = tiny_tokenizer(16)
     word_tok.save_pretrained(lm_dir)
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(word_tok) - 17,  # smaller than the tokenizer: must resize hidden_size=32, num_hidden_layers=1,
-                                 num_attention_heads=2, intermediate_size=64)).save_pretrained(lm_dir)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(word_tok) - 17,  # smaller than the tokenizer: must resize
+                                 hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=64)).save_pretrained(lm_dir)
     config = full_config(vit_pretrained=str(vit_dir), lm_pretrained=str(lm_dir), vit_image_size=32,
                          mp_pixel_shuffle=2, codec_bins=16)
     tokenizer = load_pretrained_tokenizer(str(lm_dir), config_codec(config))
@@ -381,6 +382,7 @@ def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):
     assert model.lm.get_input_embeddings().num_embeddings == len(tokenizer)  # embeddings resized to the tokenizer
     assert model.num_image_tokens == 4
     assert model.config.vit_hf_config["hidden_size"] == 32 and model.config.lm_hf_config["model_type"] == "llama"
+    assert model.config.lm_hf_config["hidden_size"] == 32 and model.config.lm_hf_config["num_hidden_layers"] == 1
     assert config.vit_hf_config is None and config.lm_hf_config is None  # the given config is left as it was
 
 
