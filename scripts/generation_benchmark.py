@@ -1,13 +1,14 @@
 """Generation speed of the tiny MiniVLM against the source tutorial's decoding loop.
 
-    python scripts/generation_benchmark.py [--checkpoint checkpoints/03_segmentation] [--batch 64]
+    python scripts/generation_benchmark.py [--checkpoint checkpoints/03_segmentation] [--batch 128]
 
 The seed tutorial's loop (``seed_loop``): one sample at a time, the image encoded once, and
 for every new token the *whole* sequence (image, prompt and the answer so far) run through
 the language model again, with no cache. vlmkit's :meth:`MiniVLM.generate`: a batch of
-prompts prefilled once, then one token per step from a preallocated KV cache. Both are greedy
-and forced to the same output length (eos suppressed), so the work compared is the same: per
-sample milliseconds for 8, 32, 100 and 200 new tokens, the ratio, and the cost per token.
+prompts (``EVAL_BATCH`` by default, the batch every evaluator decodes) prefilled once, then
+one token per step from a preallocated KV cache. Both are greedy and forced to the same
+output length (eos suppressed), so the work compared is the same: per sample milliseconds
+for 8, 32, 100 and 200 new tokens, the ratio, and the cost per token.
 Then vlmkit with grammar-constrained decoding on and off (outlines: the longest answers),
 and single answers at batch 1, the way ``ground()`` answers one expression; last, what batching
 buys: 100 tokens at batch sizes 16 to 256.
@@ -29,6 +30,7 @@ from transformers import LogitsProcessorList
 
 from vlmkit.checkpoint import load_model
 from vlmkit.constrained import LocationGrammar
+from vlmkit.inference import EVAL_BATCH
 from vlmkit.processor import Processor
 from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import shapeworld_stream
@@ -70,7 +72,7 @@ def timed(contenders: dict, repeats: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, default=None, help="default: a fresh tiny model (same speed)")
-    p.add_argument("--batch", type=int, default=64, help="vlmkit's batch size")
+    p.add_argument("--batch", type=int, default=EVAL_BATCH, help="vlmkit's batch size (default: the evaluators')")
     p.add_argument("--seed-samples", type=int, default=4, help="samples the (slow) seed loop decodes per length")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)

@@ -42,7 +42,7 @@ def main() -> None:
             examples = [shapeworld_stream(task, model.codec, split="val")[i] for i in range(args.scenes)]
             results = {}
             for name, run in (("single", lambda: [predict(model, [e], progress=False)[0] for e in examples]),
-                              ("batched", lambda: predict(model, examples, batch_size=64, progress=False)),
+                              ("batched", lambda: predict(model, examples, progress=False)),
                               ("onnx", lambda: onnx.predict(examples))):
                 run()  # warm-up
                 start = time.perf_counter()

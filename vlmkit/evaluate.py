@@ -17,7 +17,7 @@ import torch
 
 from .boxes import box_iou
 from .codecs import Parsed
-from .inference import predict
+from .inference import EVAL_BATCH, predict
 from .metrics import SegmentationScores, caption_metrics, grounding_metrics, pointing_metrics
 from .model import MiniVLM
 from .processor import Processor
@@ -71,7 +71,7 @@ def _by_kind(examples: Sequence[Example], score) -> dict[str, dict]:
 
 
 def evaluate_grounding(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, constrained: bool | None = None,
-                       batch_size: int = 64, progress: bool = True) -> Scored:
+                       batch_size: int = EVAL_BATCH, progress: bool = True) -> Scored:
     """Acc@0.5/0.75, mean IoU, parse rate overall and per expression kind; plus predictions."""
     examples = queries(rows, "ground", model.codec, per_row)
     answers = predict(model, examples, batch_size, constrained, progress=progress)
@@ -118,7 +118,7 @@ def object_hits(result: Scored, threshold: float = 0.5) -> dict[int, dict]:
 
 
 @torch.no_grad()
-def evaluate_box_head(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, batch_size: int = 64) -> Scored:
+def evaluate_box_head(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, batch_size: int = EVAL_BATCH) -> Scored:
     """Grounding scores of the box head's regressed boxes (no text, so the parse rate is 1)."""
     examples = queries(rows, "ground", model.codec, per_row)
     processor, parsed = Processor.for_model(model), []
@@ -138,7 +138,7 @@ def evaluate_box_head(model: MiniVLM, rows: Sequence[dict], per_row: int | None 
 
 
 def evaluate_segmentation(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1,
-                          constrained: bool | None = None, batch_size: int = 32, progress: bool = True,
+                          constrained: bool | None = None, batch_size: int = EVAL_BATCH, progress: bool = True,
                           task: str = "segment") -> Scored:
     """mIoU, oIoU, Dice, P@0.5-0.9 and parse rate of predicted outlines; plus predictions.
     ``task="locate_segment"`` asks for the box then the outline: the outline is scored the
@@ -172,7 +172,7 @@ def _outline_of(located: Parsed, true_box, box_hits: list) -> Parsed:
 
 
 def evaluate_pointing(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, constrained: bool | None = None,
-                      batch_size: int = 64, progress: bool = True) -> Scored:
+                      batch_size: int = EVAL_BATCH, progress: bool = True) -> Scored:
     """Pointing (``point`` task): the share of points inside the object's mask and the mean
     distance to the point the task teaches (:func:`vlmkit.metrics.pointing_metrics`)."""
     examples = queries(rows, "point", model.codec, per_row)
@@ -183,7 +183,7 @@ def evaluate_pointing(model: MiniVLM, rows: Sequence[dict], per_row: int | None 
     return Scored(pointing_metrics(parsed, masks, targets), examples, answers, parsed)
 
 
-def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> Scored:
+def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = EVAL_BATCH, progress: bool = True) -> Scored:
     """BLEU-4 and CIDEr-D of one greedy caption per image against all its captions."""
     images = list({row["image_id"]: row for row in rows}.values())
     examples = queries(images, "caption", model.codec)
@@ -193,7 +193,7 @@ def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = 
     return Scored(caption_metrics(preds, refs), examples, answers)
 
 
-def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch_size: int = 64,
+def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch_size: int = EVAL_BATCH,
                          progress: bool = True) -> Scored:
     """Region description (REG): BLEU-4/CIDEr against the object's expressions and, for
     ShapeWorld rows with their ``world``, the share of descriptions that the resolver
@@ -209,7 +209,7 @@ def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch
     return Scored(metrics, examples, answers)
 
 
-def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = 64, progress: bool = True) -> CycleResult:
+def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = EVAL_BATCH, progress: bool = True) -> CycleResult:
     """Describe each object's box, ground the description, and measure IoU with that box:
     a model that understands its own words finds the object it described."""
     described = evaluate_description(model, rows, batch_size=batch_size, progress=progress)

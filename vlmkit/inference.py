@@ -24,10 +24,15 @@ from .tokenizer import ExpressionError, read_expression
 
 MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "locate_segment": 44, "point": 4, "describe": 16}
 SHAPE_OF_TASK = {"ground": "box", "segment": "polygon", "locate_segment": "box+polygon", "point": "point"}
+# Prompts decoded together by predict() and every evaluator. A decode step's fixed costs (one
+# product per weight matrix, the grammar, the Python loop) are shared by the batch: on the tiny
+# model on 2 cores a sample costs about a tenth less at 128 than at 64 (the batch table of
+# scripts/generation_benchmark.py), and greedy answers do not depend on the batch.
+EVAL_BATCH = 128
 
 
 @torch.no_grad()
-def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = 64, constrained: bool | None = None,
+def predict(model: MiniVLM, examples: Sequence[Example], batch_size: int = EVAL_BATCH, constrained: bool | None = None,
             max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
     """Greedy answers for ``examples`` (all of one task), batched, with the KV cache.
 
