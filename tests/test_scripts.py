@@ -116,3 +116,21 @@ def test_contenders_are_timed_in_turn_and_each_keeps_its_best():
     best = bench.timed({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3)
     assert calls == ["a", "b"] * 4  # one warm-up each, then a, b in every repeat
     assert set(best) == {"a", "b"} and all(0 <= seconds < 1 for seconds in best.values())
+
+
+def test_the_clocked_grammar_masks_as_the_grammar_does_and_adds_up_its_time():
+    bench = _script("generation_benchmark")
+    import torch
+
+    from vlmkit.constrained import LocationGrammar
+    from vlmkit.profiles import new_model
+
+    model = new_model("tiny")
+    grammar = lambda: LocationGrammar(model.tokenizer, model.codec, "box", 8)  # noqa: E731
+    clocked, scores = bench.Clocked(grammar()), torch.randn(3, len(model.tokenizer))
+    started = torch.zeros(3, 0, dtype=torch.long)
+    masked = clocked(started, scores.clone())
+    assert torch.equal(masked, grammar()(started, scores.clone())) and torch.isinf(masked).any()
+    first = clocked.seconds
+    clocked(started, scores.clone())
+    assert 0 < first < clocked.seconds
