@@ -118,7 +118,8 @@ def object_hits(result: Scored, threshold: float = 0.5) -> dict[int, dict]:
 
 
 @torch.no_grad()
-def evaluate_box_head(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1, batch_size: int = EVAL_BATCH) -> Scored:
+def evaluate_box_head(model: MiniVLM, rows: Sequence[dict], per_row: int | None = 1,
+                      batch_size: int = EVAL_BATCH) -> Scored:
     """Grounding scores of the box head's regressed boxes (no text, so the parse rate is 1)."""
     examples = queries(rows, "ground", model.codec, per_row)
     processor, parsed = Processor.for_model(model), []
@@ -183,7 +184,8 @@ def evaluate_pointing(model: MiniVLM, rows: Sequence[dict], per_row: int | None 
     return Scored(pointing_metrics(parsed, masks, targets), examples, answers, parsed)
 
 
-def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = EVAL_BATCH, progress: bool = True) -> Scored:
+def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = EVAL_BATCH,
+                        progress: bool = True) -> Scored:
     """BLEU-4 and CIDEr-D of one greedy caption per image against all its captions."""
     images = list({row["image_id"]: row for row in rows}.values())
     examples = queries(images, "caption", model.codec)
@@ -209,7 +211,8 @@ def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch
     return Scored(metrics, examples, answers)
 
 
-def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = EVAL_BATCH, progress: bool = True) -> CycleResult:
+def cycle_consistency(model: MiniVLM, rows: Sequence[dict], batch_size: int = EVAL_BATCH,
+                      progress: bool = True) -> CycleResult:
     """Describe each object's box, ground the description, and measure IoU with that box:
     a model that understands its own words finds the object it described."""
     described = evaluate_description(model, rows, batch_size=batch_size, progress=progress)
