@@ -9,11 +9,11 @@ prompts (``EVAL_BATCH`` by default, the batch every evaluator decodes) prefilled
 one token per step from a preallocated KV cache. Both are greedy and forced to the same
 output length (eos suppressed), so the work compared is the same: per sample milliseconds
 for 8, 32, 100 and 200 new tokens, the ratio, and the cost per token.
-Then vlmkit with grammar-constrained decoding on and off (outlines: the longest answers), and
-the grammar's own seconds, clocked inside the constrained run: the difference of two wall times
-moves with the machine by as much as the grammar costs, its own clock does not;
-and single answers at batch 1, the way ``ground()`` answers one expression; last, what batching
-buys: 100 tokens at batch sizes 16 to 256.
+Then vlmkit with grammar-constrained decoding on and off (outlines: the longest answers), with
+the grammar's own seconds clocked inside the constrained run (the difference of two wall times
+moves with the machine by as much as the grammar costs; its own clock does not). Then single
+answers at batch 1, the way ``ground()`` answers one expression; last, what batching buys: 100
+tokens at batch sizes 16 to 256.
 
 Every comparison is timed *interleaved*: one repeat of each contender in turn, best of
 ``--repeats`` for each, so that a slow minute of a shared machine (its speed moves by 10-20%

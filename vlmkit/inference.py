@@ -25,9 +25,9 @@ from .tokenizer import ExpressionError, read_expression
 MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "locate_segment": 44, "point": 4, "describe": 16}
 SHAPE_OF_TASK = {"ground": "box", "segment": "polygon", "locate_segment": "box+polygon", "point": "point"}
 # Prompts decoded together by predict() and every evaluator. A decode step's fixed costs (one
-# product per weight matrix, the grammar, the Python loop) are shared by the batch: on the tiny
-# model on 2 cores a sample costs about a tenth less at 128 than at 64 (the batch table of
-# scripts/generation_benchmark.py), and greedy answers do not depend on the batch.
+# call per weight matrix, the Python loop) are shared by the batch: on the tiny model on 2 cores
+# a sample cost 0-14% less at 128 than at 64 in four runs of scripts/generation_benchmark.py
+# (its batch table), and greedy answers do not depend on the batch.
 EVAL_BATCH = 128
 
 
