@@ -95,6 +95,24 @@ def test_identical_images_are_encoded_once_with_the_same_logits_and_gradients(mi
     for together_grad, p in zip(grads, micro_model.vision.parameters()):
         torch.testing.assert_close(together_grad, p.grad, atol=1e-6, rtol=1e-4)
 
+
+def test_images_are_encoded_in_chunks_only_without_gradients_with_the_same_features(micro_model):
+    from vlmkit.model.vlm import CPU_INFERENCE_CHUNK
+
+    torch.manual_seed(0)
+    size = micro_model.vision.image_size
+    pixels = torch.rand(CPU_INFERENCE_CHUNK * 2 + 3, 3, size, size)
+    seen = []
+    hook = micro_model.vision.register_forward_hook(lambda module, args, out: seen.append(len(args[0])))
+    whole = micro_model.encode_images(pixels)
+    assert whole.requires_grad and seen == [len(pixels)]  # training: one batch
+    with torch.no_grad():
+        chunked = micro_model.encode_images(pixels)
+    hook.remove()
+    assert seen[1:] == [CPU_INFERENCE_CHUNK, CPU_INFERENCE_CHUNK, 3]
+    torch.testing.assert_close(chunked, whole.detach(), atol=1e-6, rtol=1e-5)  # in order, each image alone
+
+
 def test_attention_implementation_is_set_on_both_parts_and_gives_the_same_logits(micro_model, ground_stream):
     """The tiny profile's eager attention is a speed choice: the same model under torch's
     fused kernel (sdpa) computes the same logits, so only the config field differs."""

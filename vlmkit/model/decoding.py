@@ -67,6 +67,7 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
     embed_tokens = base.get_input_embeddings()
     # every answer position's rotary angles at once: one product per angle, as step by step
     cos_all, sin_all = decoder.rotary_emb(embeds[:, :1], position + torch.arange(max_new_tokens, device=embeds.device))
+    scale = head_dim ** -0.5
     step = -1  # max_new_tokens=0: an empty answer
     for step in range(max_new_tokens):
         if step < min_new_tokens:
@@ -81,24 +82,25 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
         at = prompt + step
         attend[:, 0, 0, at] = True
         blocked = ~attend[..., :at + 1]  # padding of the prompt: the same for every layer
-        hidden = embed_tokens(token[:, None])
-        cos, sin = cos_all[:, step:step + 1], sin_all[:, step:step + 1]
+        # one position a row, so no length axis: activations (batch, features), heads (batch,
+        # heads, head dim); the same products and norms, without a transpose and reshape each
+        hidden = embed_tokens(token)
+        cos, sin = cos_all[:, step], sin_all[:, step]
         for layer, k_buf, v_buf in zip(decoder.layers, keys, values):
             attn, x = layer.self_attn, layer.input_layernorm(hidden)
-            q = attn.q_proj(x).view(batch, 1, heads, head_dim).transpose(1, 2)
-            k = attn.k_proj(x).view(batch, 1, kv_heads, head_dim).transpose(1, 2)
-            v = attn.v_proj(x).view(batch, 1, kv_heads, head_dim).transpose(1, 2)
+            q = attn.q_proj(x).view(batch, heads, head_dim)
+            k = attn.k_proj(x).view(batch, kv_heads, head_dim)
             q, k = apply_rotary_pos_emb(q, k, cos, sin)
-            k_buf[:, :, at], v_buf[:, :, at] = k[:, :, 0], v[:, :, 0]
+            k_buf[:, :, at], v_buf[:, :, at] = k, attn.v_proj(x).view(batch, kv_heads, head_dim)
             # one query against the cache, written out: torch's fused CPU attention costs ~0.7 ms a
             # call for a single query, the three small products below a tenth of that
             q = q.view(batch, kv_heads, heads // kv_heads, head_dim)  # query heads grouped by their kv head
-            scores = (q @ k_buf[:, :, :at + 1].transpose(-1, -2)) * head_dim ** -0.5
-            scores = scores.masked_fill(blocked, float("-inf")).softmax(-1)
-            context = (scores.to(v_buf.dtype) @ v_buf[:, :, :at + 1]).view(batch, heads, 1, head_dim)
-            hidden = hidden + attn.o_proj(context.transpose(1, 2).reshape(batch, 1, heads * head_dim))
+            scores = (q @ k_buf[:, :, :at + 1].transpose(-1, -2)).mul_(scale)
+            scores = scores.masked_fill_(blocked, float("-inf")).softmax(-1)
+            context = (scores.to(v_buf.dtype) @ v_buf[:, :, :at + 1]).view(batch, heads * head_dim)
+            hidden = hidden + attn.o_proj(context)
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
-        logits = base.lm_head(decoder.norm(hidden))[:, -1].float()
+        logits = base.lm_head(decoder.norm(hidden)).float()
     return generated[:, :step + 1]
 
 

@@ -26,6 +26,7 @@ from .projector import Projector
 from .vision import VisionEncoder
 
 IGNORE_INDEX = -100
+CPU_INFERENCE_CHUNK = 16  # images encoded at a time without gradients on the CPU; see MiniVLM._encode
 
 
 class MiniVLM(nn.Module):
@@ -87,8 +88,19 @@ class MiniVLM(nn.Module):
         fewer images."""
         unique, inverse = torch.unique(pixel_values.flatten(1), dim=0, return_inverse=True)
         if len(unique) == len(pixel_values):
-            return self.projector(self.vision(pixel_values))
-        return self.projector(self.vision(unique.view(-1, *pixel_values.shape[1:])))[inverse]
+            return self._encode(pixel_values)
+        return self._encode(unique.view(-1, *pixel_values.shape[1:]))[inverse]
+
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Without gradients on the CPU (generation, evaluation), :data:`CPU_INFERENCE_CHUNK`
+        images at a time: each image's features are computed alone either way, but a chunk's
+        activations stay in the processor's cache (the tiny encoder's stem writes 512 KB an
+        image): 75 against 105 ms for 128 images on 2 cores, the same features to the bit (a
+        full-size SigLIP's within round-off, 2e-7). Training keeps the whole batch: its weight
+        gradients would be summed in another order."""
+        if torch.is_grad_enabled() or images.device.type != "cpu" or len(images) <= CPU_INFERENCE_CHUNK:
+            return self.projector(self.vision(images))
+        return torch.cat([self.projector(self.vision(chunk)) for chunk in images.split(CPU_INFERENCE_CHUNK)])
 
     def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
         """Text embeddings with the image embeddings written over the ``<image>`` placeholders."""
