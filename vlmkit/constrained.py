@@ -13,6 +13,7 @@ digits of ``tags``/``json`` numbers split differently in each BPE vocabulary.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
@@ -54,7 +55,8 @@ class LocationGrammar(LogitsProcessor):
         at token 200 as at token 2), and the mask is written with a few index assignments for
         the whole batch (one per kind of rule), not with tensor operations row by row."""
         rows, length = self._advance(input_ids), input_ids.shape[1]
-        every_bin, above_rows, floors, banned, others, finished = [], [], [], [], [], []
+        every_bin, above_rows, floors, banned, finished = [], [], [], [], []
+        others: dict[int, list[int]] = {}  # token -> the rows it is allowed in (eos, <sep>: a few tokens)
         for row, state in enumerate(rows):
             if state.done:  # finished: the decoder pads this row anyway
                 finished.append(row)
@@ -66,21 +68,21 @@ class LocationGrammar(LogitsProcessor):
             elif bins is not None:  # every bin but these (often none)
                 every_bin.append(row)
                 banned += [(row, b) for b in bins]
-            others += [(row, t) for t in tokens]
+            for token in tokens:
+                others.setdefault(token, []).append(row)
         allowed = torch.zeros_like(scores, dtype=torch.bool)
         if every_bin:
-            allowed[torch.tensor(every_bin)[:, None], self.loc_ids] = True
+            allowed[_index(every_bin)[:, None], self.loc_ids] = True
         if above_rows:
-            above = self._bins > torch.tensor(floors)[:, None]
-            allowed[torch.tensor(above_rows)[:, None], self.loc_ids] = above.to(allowed.device)
+            above = self._bins > _index(floors)[:, None]
+            allowed[_index(above_rows)[:, None], self.loc_ids] = above.to(allowed.device)
         if banned:
             banned_rows, banned_bins = zip(*banned)
             allowed[list(banned_rows), self.loc_ids[list(banned_bins)]] = False
-        if others:
-            other_rows, other_tokens = zip(*others)
-            allowed[list(other_rows), list(other_tokens)] = True
+        for token, token_rows in others.items():
+            allowed[_index(token_rows), token] = True
         if finished:
-            allowed[finished] = True
+            allowed[_index(finished)] = True
         return scores.masked_fill(~allowed, float("-inf"))
 
     def _advance(self, input_ids: torch.LongTensor) -> list["_RowState"]:
@@ -120,6 +122,13 @@ class LocationGrammar(LogitsProcessor):
             tokens.append(self.sep_id)
         more_vertices = remaining >= 3 if closable else True
         return (EVERY_BIN if more_vertices else None), tokens
+
+
+def _index(rows: list[int]) -> torch.Tensor:
+    """A list of ints as an index tensor, through numpy: 5 against 23 us for 128 of them by
+    ``torch.tensor``, and a Python list as an index costs more still (a grammar call at batch
+    128 made three or four)."""
+    return torch.from_numpy(np.asarray(rows, dtype=np.int64))
 
 
 class _RowState:
