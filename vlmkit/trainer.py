@@ -90,9 +90,9 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
     """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
     later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
     so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
-    instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then take 22% less
-    time; whether it learns as well: docs/experiments.md#bf16), else "no" (fp32). Losses are
-    computed in fp32."""
+    instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then took 22% less
+    time on our AMD EPYC, but 30% *more* on a 2-core Intel Xeon VM; whether it learns as well:
+    docs/experiments.md#bf16), else "no" (fp32). Losses are computed in fp32."""
     if setting not in ("auto", "no", "bf16", "fp16"):
         raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16 or fp16")
     if setting != "auto":
