@@ -94,8 +94,8 @@ class MiniVLM(nn.Module):
     def _encode(self, images: torch.Tensor) -> torch.Tensor:
         """Without gradients on the CPU (generation, evaluation), :data:`CPU_INFERENCE_CHUNK`
         images at a time: each image's features are computed alone either way, but a chunk's
-        activations stay in the processor's cache (the tiny encoder's stem writes 512 KB an
-        image): 75 against 105 ms for 128 images on 2 cores, the same features to the bit (a
+        activations stay in the CPU's cache (the tiny encoder's stem writes 512 KB an
+        image): 75 against 105 ms for 128 images on 2 cores, the same features to the bit there (a
         full-size SigLIP's within round-off, 2e-7). Training keeps the whole batch: its weight
         gradients would be summed in another order."""
         if torch.is_grad_enabled() or images.device.type != "cpu" or len(images) <= CPU_INFERENCE_CHUNK:
