@@ -1,7 +1,7 @@
 """What a tiny-profile grounding step costs on this machine: variants of the config, dynamic
 padding against the source tutorial's fixed padding, and how the cost grows with batch and length.
 
-    python scripts/training_speed.py [--sections variants padding scaling optimizer] [--variants lm_heads=4]
+    python scripts/training_speed.py [--sections variants padding scaling optimizer precision] [--variants lm_heads=4]
 
 A variant is a set of ``VLMConfig`` overrides (``name=value``, several joined by commas);
 the tiny config itself is always timed first. Each round times ``--steps`` steps of each
@@ -18,7 +18,8 @@ three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused
 same weights on the same batches: the optimizer step alone (the steady number: whole steps
 drift between rounds by more than the optimizer's share), whole steps in alternating rounds,
 and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
-to the digit only if they do). All but ``variants`` time the model's step alone (forward,
+to the digit only if they do). ``precision``: bf16 autocast against fp32, in alternating
+rounds, and what ``mixed_precision="auto"`` chooses on this CPU. All but ``variants`` time the model's step alone (forward,
 backward, AdamW) on batches built beforehand, under the precision the Trainer would choose here.
 """
 
@@ -38,7 +39,7 @@ from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import multi_object_world, shapeworld_stream
 from vlmkit.recipes import parse_assignments
 from vlmkit.model.vlm import IGNORE_INDEX
-from vlmkit.trainer import TrainConfig, Trainer, cpu_has_bf16
+from vlmkit.trainer import TrainConfig, Trainer, cpu_has_bf16, resolve_mixed_precision
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
@@ -59,11 +60,14 @@ def padded_to(batch: dict[str, torch.Tensor], length: int, pad_id: int) -> dict[
     return {k: F.pad(v, (0, extra), value=fill[k]) if k in fill else v for k, v in batch.items()}
 
 
-def step_ms(model, batches: list[dict], steps: int, optimizer: torch.optim.Optimizer | None = None) -> float:
+def step_ms(model, batches: list[dict], steps: int, optimizer: torch.optim.Optimizer | None = None,
+            bf16: bool | None = None) -> float:
     """Milliseconds of one training step (forward, backward, AdamW), over ``steps`` steps that
-    cycle through ``batches``, in bf16 autocast where the CPU has bf16 (as the Trainer's "auto")."""
+    cycle through ``batches``, in bf16 autocast where the CPU has bf16 (as the Trainer's "auto")
+    unless ``bf16`` says otherwise."""
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=5e-4)
-    precision = torch.autocast("cpu", dtype=torch.bfloat16) if cpu_has_bf16() else contextlib.nullcontext()
+    bf16 = cpu_has_bf16() if bf16 is None else bf16
+    precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     model.train()
     start = time.perf_counter()
     for i in range(steps):
@@ -165,10 +169,31 @@ def time_optimizers(args, stream) -> None:
               f"{' '.join(f'{m:.0f}' for m in ms)}); weights after {steps} steps {same}")
 
 
+def time_precision(args, stream) -> None:
+    """bf16 autocast against fp32 from the same weights on the same batches, in alternating
+    rounds: whether the bf16 that "auto" picks on a CPU with bf16 instructions pays on this one
+    (22% faster on an AMD EPYC, 30% slower on an Intel Xeon VM: docs/experiments.md#bf16)."""
+    start = new_model("tiny")
+    batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
+    models = {"bf16 autocast": copy.deepcopy(start), "fp32": copy.deepcopy(start)}
+    optimizers = {name: torch.optim.AdamW(model.parameters(), lr=5e-4) for name, model in models.items()}
+    for name, model in models.items():
+        step_ms(model, batches, args.warmup, optimizers[name], bf16=name != "fp32")
+    rounds = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], bf16=name != "fp32"))
+    for name, ms in rounds.items():
+        print(f"  {name:<13}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
+    chosen, why = resolve_mixed_precision("auto")
+    ratio = np.mean(rounds["bf16 autocast"]) / np.mean(rounds["fp32"])
+    print(f"  bf16 autocast takes {ratio:.2f}x the time of fp32 here; mixed_precision='auto' chooses {chosen} ({why})")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sections", nargs="+", choices=("variants", "padding", "scaling", "optimizer"),
-                   default=["variants", "padding", "scaling", "optimizer"])
+    p.add_argument("--sections", nargs="+", choices=("variants", "padding", "scaling", "optimizer", "precision"),
+                   default=["variants", "padding", "scaling", "optimizer", "precision"])
     p.add_argument("--variants", nargs="*", default=["vit_layers=4"], help="VLMConfig overrides to time")
     p.add_argument("--steps", type=int, default=200, help="timed Trainer steps per variant and round")
     p.add_argument("--padding-steps", type=int, default=20, help="timed steps per setting in padding and scaling")
@@ -196,6 +221,9 @@ def main() -> None:
     if "optimizer" in args.sections:
         print(f"AdamW implementations, batch {args.batch_size}, the same start and batches:")
         time_optimizers(args, stream)
+    if "precision" in args.sections:
+        print(f"bf16 autocast against fp32, batch {args.batch_size}, the same start and batches:")
+        time_precision(args, stream)
 
 
 if __name__ == "__main__":
