@@ -19,8 +19,9 @@ same weights on the same batches: the optimizer step alone (the steady number: w
 drift between rounds by more than the optimizer's share), whole steps in alternating rounds,
 and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
 to the digit only if they do). ``precision``: bf16 autocast against fp32, in alternating
-rounds, and what ``mixed_precision="auto"`` chooses on this CPU. All but ``variants`` time the model's step alone (forward,
-backward, AdamW) on batches built beforehand, under the precision the Trainer would choose here.
+rounds, and what ``mixed_precision="auto"`` chooses on this CPU. All but ``variants`` time the
+model's step alone (forward, backward, AdamW) on batches built beforehand, under the precision
+the Trainer would choose here (``precision``: under both).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from vlmkit.trainer import TrainConfig, Trainer, cpu_has_bf16, resolve_mixed_pre
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+PRECISIONS = {"bf16 autocast": True, "fp32": False}  # name -> bf16 autocast on
 
 
 def parse_overrides(variant: str) -> dict:
@@ -175,14 +177,14 @@ def time_precision(args, stream) -> None:
     (22% faster on an AMD EPYC, 30% slower on an Intel Xeon VM: docs/experiments.md#bf16)."""
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
-    models = {"bf16 autocast": copy.deepcopy(start), "fp32": copy.deepcopy(start)}
+    models = {name: copy.deepcopy(start) for name in PRECISIONS}
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=5e-4) for name, model in models.items()}
     for name, model in models.items():
-        step_ms(model, batches, args.warmup, optimizers[name], bf16=name != "fp32")
+        step_ms(model, batches, args.warmup, optimizers[name], bf16=PRECISIONS[name])
     rounds = {name: [] for name in models}
     for _ in range(args.rounds):
         for name, model in models.items():
-            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], bf16=name != "fp32"))
+            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], bf16=PRECISIONS[name]))
     for name, ms in rounds.items():
         print(f"  {name:<13}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
     chosen, why = resolve_mixed_precision("auto")

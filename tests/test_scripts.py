@@ -102,7 +102,7 @@ def test_the_precision_section_times_both_and_names_autos_choice(capsys):
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     speed.time_precision(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1), stream)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split(":")[0].strip() for line in lines[:2]] == ["bf16 autocast", "fp32"]
+    assert [line.split(":")[0].strip() for line in lines[:2]] == list(speed.PRECISIONS) == ["bf16 autocast", "fp32"]
     assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[:2])
     assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[2]
 
