@@ -47,7 +47,7 @@ class Recipe:
     warmup_steps: int = 50  # at most a fifth of the steps (see train_config)
     vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr (0 freezes it)
     lm_lr_scale: float = 1.0  # the language model's learning rate as a share of lr (0 freezes it)
-    mixed_precision: str = "auto"  # bf16 where the hardware has it, fp16 + loss scaling on older GPUs
+    mixed_precision: str = "auto"  # bf16 where it pays (GPU; CPU where measured faster); older GPUs fp16
     gradient_checkpointing: bool = False  # less activation memory for ~30% more compute
     lora_rank: int = 0  # >0: LoRA adapters on the LM, which is then frozen with the vision encoder
     lora_alpha: float = 32.0

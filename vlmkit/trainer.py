@@ -1,15 +1,15 @@
 """One training loop for every task and both profiles, on ``accelerate``.
 
-``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
-bf16 instructions), accumulates
-gradients, and under ``accelerate launch`` spreads the work over GPUs or nodes with no
-change here. Data comes from a :class:`vlmkit.tasks.Stream`: step ``s`` on process
+``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU where it
+measures faster than fp32), accumulates gradients, and under ``accelerate launch`` spreads
+the work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.tasks.Stream`: step ``s`` on process
 ``p`` reads examples at fixed indices, so a resumed run sees exactly the examples the
 uninterrupted run would have seen (no sampler state to save).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -48,7 +48,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 50
     max_grad_norm: float = 1.0
-    mixed_precision: str = "auto"  # "no", "bf16", "fp16", or "auto": bf16 where the hardware has it
+    mixed_precision: str = "auto"  # "no", "bf16", "fp16", or "auto": see resolve_mixed_precision
     eval_every: int = 0  # steps; 0 = only at the end
     save_every: int = 0  # steps; 0 = only at the end
     log_every: int = 10
@@ -89,10 +89,12 @@ def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
 def resolve_mixed_precision(setting: str) -> tuple[str, str]:
     """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
     later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
-    so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
-    instructions (AVX512-BF16 or AMX: the tiny profile's grounding steps then took 22% less
-    time on our AMD EPYC, but 30% *more* on a 2-core Intel Xeon VM; whether it learns as well:
-    docs/experiments.md#bf16), else "no" (fp32). Losses are computed in fp32."""
+    so small gradients do not underflow to zero); on a CPU bf16 only where it has bf16
+    instructions (AVX512-BF16 or AMX) *and* bf16 autocast measures faster than fp32 there
+    (:func:`cpu_bf16_speedup`), else "no" (fp32). Having the instructions is not enough: the
+    tiny profile's grounding steps took 22% less time in bf16 on our AMD EPYC but 32% *more* on
+    a 2-core Intel Xeon VM that lists AVX512-BF16 (docs/experiments.md#bf16). Losses are
+    computed in fp32."""
     if setting not in ("auto", "no", "bf16", "fp16"):
         raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16 or fp16")
     if setting != "auto":
@@ -102,9 +104,12 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
         if torch.cuda.is_bf16_supported():
             return "bf16", f"{name} supports bf16"
         return "fp16", f"{name} has no bf16: fp16 with loss scaling"
-    if cpu_has_bf16():
-        return "bf16", "this CPU has bf16 instructions"
-    return "no", "this CPU has no bf16 instructions: fp32"
+    if not cpu_has_bf16():
+        return "no", "this CPU has no bf16 instructions: fp32"
+    speedup = cpu_bf16_speedup()
+    if speedup >= BF16_MIN_SPEEDUP:
+        return "bf16", f"bf16 autocast measured {speedup:.2f}x as fast as fp32 on this CPU"
+    return "no", f"this CPU has bf16 instructions, but bf16 autocast measured {speedup:.2f}x as fast as fp32: fp32"
 
 
 def cpu_has_bf16() -> bool:
@@ -113,6 +118,36 @@ def cpu_has_bf16() -> bool:
     hence the getattr: a torch without them means fp32, not an error.)"""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+# bf16 must measure this much faster to be chosen: a margin, so that a machine where the two
+# are close keeps fp32 (the exact one) rather than flipping between runs with timing noise
+BF16_MIN_SPEEDUP = 1.1
+
+
+@functools.cache
+def cpu_bf16_speedup(rows: int = 2048, width: int = 192, rounds: int = 3) -> float:
+    """fp32 time over bf16-autocast time of a forward and backward pass through an MLP of the
+    tiny LM's shape (``width`` -> 3 x ``width`` -> ``width``, a batch of 32 answers' ``rows``
+    tokens), best of ``rounds`` alternating rounds: > 1 where bf16 is faster. Measured once a
+    process (half a second on 2 cores). The matrix products are what bf16 speeds up or slows
+    down (``aten::mm`` is the largest entry of a step: docs/experiments.md#step-profile); on the
+    Intel Xeon above the probe gives 0.58-0.60 where whole grounding steps gave 1/1.32 = 0.76:
+    the same side of 1, further from it."""
+    generator = torch.Generator().manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(width, 3 * width), torch.nn.SiLU(), torch.nn.Linear(3 * width, width))
+    x = torch.randn(rows, width, generator=generator, requires_grad=True)
+    best = {True: math.inf, False: math.inf}
+    for _ in range(rounds):
+        for bf16 in best:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                mlp(x).float().sum().backward()  # once untimed: the first call pays for setup
+            start = time.perf_counter()
+            for _ in range(4):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    mlp(x).float().sum().backward()
+            best[bf16] = min(best[bf16], time.perf_counter() - start)
+    return best[False] / best[True]
 
 
 def prepare_model(model: MiniVLM, config: TrainConfig) -> None:
@@ -155,10 +190,10 @@ class Trainer:
         self.output_dir = Path(output_dir) if output_dir else None
         if self.output_dir is not None:
             check_replaceable(self.output_dir)  # refuse now, not after an hour of training
-        precision, why = resolve_mixed_precision(config.mixed_precision)
-        self.accelerator = Accelerator(mixed_precision=precision, gradient_accumulation_steps=config.grad_accum)
+        self.precision, why = resolve_mixed_precision(config.mixed_precision)  # saved with each checkpoint
+        self.accelerator = Accelerator(mixed_precision=self.precision, gradient_accumulation_steps=config.grad_accum)
         if config.progress:
-            print(f"mixed precision: {precision} ({why}); batch {config.batch_size} x {config.grad_accum} "
+            print(f"mixed precision: {self.precision} ({why}); batch {config.batch_size} x {config.grad_accum} "
                   f"accumulated = {config.batch_size * config.grad_accum} per step")
         launched = int(os.environ.get("WORLD_SIZE", "1"))
         if launched > 1 and self.accelerator.num_processes == 1:
@@ -196,6 +231,18 @@ class Trainer:
         start = ((step * c.grad_accum + micro) * acc.num_processes + acc.process_index) * c.batch_size
         return [self.stream[i % len(self.stream)] for i in range(start, start + c.batch_size)]
 
+    def differences(self, state: dict) -> dict[str, tuple]:
+        """``{name: (saved, now)}`` where this run differs from the saved run of training
+        ``state``: its TrainConfig fields, and the precision it trained in. "auto" may resolve
+        differently on another machine (:func:`resolve_mixed_precision`), so the precision the
+        saved run resolved is compared, not the setting, where the checkpoint records it."""
+        changed = changed_fields(state["train_config"], self.config)
+        if "precision" in state:
+            changed.pop("mixed_precision", None)
+            if state["precision"] != self.precision:
+                changed["precision"] = (state["precision"], self.precision)
+        return changed
+
     def resume(self, directory: str | Path) -> None:
         """Continue the run saved in ``directory`` exactly: weights, optimizer, schedule, RNG, step.
 
@@ -203,11 +250,13 @@ class Trainer:
         ``eval_every`` aside): resuming with another learning rate, batch or step count would
         silently be a different run, so it raises ``ValueError`` naming the differences."""
         saved, state = load_checkpoint(directory)
-        changed = changed_fields(state["train_config"], self.config)
+        changed = self.differences(state)
         if changed:
             listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
-            raise ValueError(f"{directory} was saved by a run with another TrainConfig ({listed}); resume with the "
-                             f"saved config, or start a new stage from its weights with load_model")
+            hint = (" ('auto' measured this machine and chose otherwise: set mixed_precision to the saved precision)"
+                    if "precision" in changed and self.config.mixed_precision == "auto" else "")
+            raise ValueError(f"{directory} was saved by a run with another TrainConfig ({listed}){hint}; resume "
+                             f"with the saved config, or start a new stage from its weights with load_model")
         self.unwrapped.load_state_dict(saved.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -224,7 +273,7 @@ class Trainer:
             state = load_training_state(self.output_dir)  # the step and config decide; weights load in resume
         except CheckpointError:
             return False  # nothing saved there (or no training state): a fresh run
-        changed = changed_fields(state["train_config"], self.config)
+        changed = self.differences(state)
         if changed or state["step"] >= self.config.steps:
             why = f"its TrainConfig differs in {sorted(changed)}" if changed else "that run had finished"
             print(f"Not resuming from {self.output_dir}: {why}. Training from step 0; the first save replaces it.")
@@ -236,7 +285,7 @@ class Trainer:
     def save(self, directory: str | Path | None = None) -> Path:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "rng": rng_state(), "step": self.step, "history": self.history, "train_seconds": self.train_seconds,
-                 "train_config": asdict(self.config)}
+                 "train_config": asdict(self.config), "precision": self.precision}
         target = Path(directory) if directory else self.output_dir
         if target is None:
             raise ValueError("no directory to save to: pass one or set output_dir")
