@@ -44,15 +44,16 @@ def main() -> None:
     p.add_argument("--pair-every", type=int, default=0,
                    help="after the pair stage, every n-th grounding scene is still a pair (0: none)")
     p.add_argument("--mixed-precision", choices=("auto", "no", "bf16"), default="auto",
-                   help="'auto': bf16 on a GPU that has it, or on a CPU where it measures faster; else fp32 ('no')")
+                   help="'auto': bf16 on a GPU or CPU that has bf16 (AVX512-BF16/AMX), else fp32 ('no')")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0,
                    help="weights and training data (the held-out scenes stay the same): for run-to-run spread")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("outputs/learning_benchmark"))
     args = p.parse_args()
-    recipe = recipe_for("02_grounding", "tiny", **parse_assignments(args.set))
-    caption_recipe = recipe_for("01_captioning", "tiny", **parse_assignments(args.caption_set))
+    precision = {"mixed_precision": args.mixed_precision}
+    recipe = recipe_for("02_grounding", "tiny", **{**precision, **parse_assignments(args.set)})
+    caption_recipe = recipe_for("01_captioning", "tiny", **{**precision, **parse_assignments(args.caption_set)})
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def main() -> None:
 
     start = time.perf_counter()
     caption = Trainer(model, shapeworld_stream("caption", model.codec, ShapeWorld(seed=args.seed), seed=args.seed),
-                      caption_recipe.train_config(progress=False, seed=args.seed, mixed_precision=args.mixed_precision),
+                      caption_recipe.train_config(progress=False, seed=args.seed),
                       output_dir=args.out / "caption")
     caption.train()
     caption_seconds = caption.train_seconds
@@ -90,8 +91,7 @@ def main() -> None:
                                examples_per_scene=recipe.examples_per_scene, seed=args.seed,
                                colour_pairs=args.colour_pairs, pair_every=args.pair_every)
     ground = Trainer(model, stream, recipe.train_config(eval_every=args.eval_every, progress=False,
-                                                        first_token_steps=first_token_steps, seed=args.seed,
-                                                        mixed_precision=args.mixed_precision),
+                                                        first_token_steps=first_token_steps, seed=args.seed),
                      output_dir=args.out / "ground", evaluate=evaluate)
     print(f"{'train min':>9} | {'step':>5} | {'Acc@0.5':>7} | {'Acc@0.75':>8} | {'mIoU':>5} | {'parse':>5} | colour "
           f"({colour_queries} queries)")

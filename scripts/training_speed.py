@@ -40,7 +40,7 @@ from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import multi_object_world, shapeworld_stream
 from vlmkit.recipes import parse_assignments
 from vlmkit.model.vlm import IGNORE_INDEX
-from vlmkit.trainer import TrainConfig, Trainer, resolve_mixed_precision
+from vlmkit.trainer import TrainConfig, Trainer, cpu_has_bf16, resolve_mixed_precision
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
@@ -65,10 +65,10 @@ def padded_to(batch: dict[str, torch.Tensor], length: int, pad_id: int) -> dict[
 def step_ms(model, batches: list[dict], steps: int, optimizer: torch.optim.Optimizer | None = None,
             bf16: bool | None = None) -> float:
     """Milliseconds of one training step (forward, backward, AdamW), over ``steps`` steps that
-    cycle through ``batches``, in bf16 autocast where the Trainer's "auto" chooses it unless
-    ``bf16`` says otherwise."""
+    cycle through ``batches``, in bf16 autocast where the CPU has bf16 (as the Trainer's "auto")
+    unless ``bf16`` says otherwise."""
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=5e-4)
-    bf16 = resolve_mixed_precision("auto")[0] == "bf16" if bf16 is None else bf16
+    bf16 = cpu_has_bf16() if bf16 is None else bf16
     precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     model.train()
     start = time.perf_counter()
@@ -173,8 +173,8 @@ def time_optimizers(args, stream) -> None:
 
 def time_precision(args, stream) -> None:
     """bf16 autocast against fp32 from the same weights on the same batches, in alternating
-    rounds: whether bf16 pays on this CPU (22% faster a step on an AMD EPYC, 32% slower on an
-    Intel Xeon VM: docs/experiments.md#bf16), beside what "auto" chooses by its own probe."""
+    rounds: whether the bf16 that "auto" picks on a CPU with bf16 instructions pays on this one
+    (22% faster a step on an AMD EPYC, 32% slower on an Intel Xeon VM: docs/experiments.md#bf16)."""
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
     models = {name: copy.deepcopy(start) for name in PRECISIONS}

@@ -64,6 +64,11 @@ def test_train_config_carries_the_recipe():
     assert (config.steps, config.lr, config.eval_every, config.first_token_steps) == (1000, 1e-3, 250, 100)
     assert config.warmup_steps == 200  # at most a fifth of the steps
     assert SegmentRecipe(steps=10).train_config(seed=3).seed == 3
+    # a caller's TrainConfig fields win over what the recipe derives (the learning benchmark
+    # evaluates on its own schedule, in the precision it is told)
+    recipe = GroundRecipe(steps=1000, evaluations=4, first_token_steps=100)
+    config = recipe.train_config(eval_every=500, first_token_steps=0, mixed_precision="no")
+    assert (config.eval_every, config.first_token_steps, config.mixed_precision) == (500, 0, "no")
 
 
 def test_overrides_are_checked_against_the_fields():

@@ -52,6 +52,21 @@ def test_a_missing_results_file_names_the_path_and_how_to_make_it(tmp_path, monk
         plot.main()
 
 
+def test_the_learning_benchmark_trains_in_the_precision_it_is_given(tmp_path, monkeypatch, capsys):
+    """``--mixed-precision`` reaches both stages' recipes (it once collided with the recipe's own
+    field and raised before training)."""
+    bench = _script("learning_benchmark")
+    monkeypatch.setattr("sys.argv", ["bench", "--mixed-precision", "no", "--set", "steps=2", "eval_size=2",
+                                     "attribute_pair_steps=1", "first_token_steps=1", "--caption-set", "steps=2",
+                                     "--eval-every", "2", "--out", str(tmp_path)])
+    bench.main()
+    bench.plt.close("all")
+    out = capsys.readouterr().out
+    assert "mixed_precision='no'" in out.splitlines()[0]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["args"]["mixed_precision"] == "no" and [point["step"] for point in results["curve"]] == [2]
+
+
 def test_speed_variants_are_parsed_into_typed_config_overrides():
     speed = _script("training_speed")
     assert speed.parse_overrides("lm_heads=8,vit_layers=2") == {"lm_heads": 8, "vit_layers": 2}

@@ -47,7 +47,7 @@ class Recipe:
     warmup_steps: int = 50  # at most a fifth of the steps (see train_config)
     vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr (0 freezes it)
     lm_lr_scale: float = 1.0  # the language model's learning rate as a share of lr (0 freezes it)
-    mixed_precision: str = "auto"  # bf16 where it pays (GPU; CPU where measured faster); older GPUs fp16
+    mixed_precision: str = "auto"  # bf16 where the hardware has it, fp16 + loss scaling on older GPUs
     gradient_checkpointing: bool = False  # less activation memory for ~30% more compute
     lora_rank: int = 0  # >0: LoRA adapters on the LM, which is then frozen with the vision encoder
     lora_alpha: float = 32.0
@@ -58,14 +58,14 @@ class Recipe:
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12}
 
     def train_config(self, **overrides) -> TrainConfig:
-        """The Trainer's config for this recipe (``overrides``: TrainConfig fields)."""
-        return TrainConfig(steps=self.steps, batch_size=self.batch_size, grad_accum=self.grad_accum, lr=self.lr,
-                           warmup_steps=min(self.warmup_steps, self.steps // 5),
-                           vision_lr_scale=self.vision_lr_scale, lm_lr_scale=self.lm_lr_scale,
-                           mixed_precision=self.mixed_precision, gradient_checkpointing=self.gradient_checkpointing,
-                           lora_rank=self.lora_rank, lora_alpha=self.lora_alpha, lora_targets=self.lora_targets,
-                           eval_every=max(self.steps // self.evaluations, 1) if self.evaluations else 0,
-                           **overrides)
+        """The Trainer's config for this recipe; ``overrides`` (TrainConfig fields) win over it."""
+        return TrainConfig(**{
+            "steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum, "lr": self.lr,
+            "warmup_steps": min(self.warmup_steps, self.steps // 5),
+            "vision_lr_scale": self.vision_lr_scale, "lm_lr_scale": self.lm_lr_scale,
+            "mixed_precision": self.mixed_precision, "gradient_checkpointing": self.gradient_checkpointing,
+            "lora_rank": self.lora_rank, "lora_alpha": self.lora_alpha, "lora_targets": self.lora_targets,
+            "eval_every": max(self.steps // self.evaluations, 1) if self.evaluations else 0, **overrides})
 
     def smoke(self) -> "Recipe":
         """The same recipe at CI sizes: every cell runs in seconds."""

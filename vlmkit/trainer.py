@@ -1,15 +1,14 @@
 """One training loop for every task and both profiles, on ``accelerate``.
 
-``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU where it
-measures faster than fp32), accumulates gradients, and under ``accelerate launch`` spreads
-the work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.tasks.Stream`: step ``s`` on process
-``p`` reads examples at fixed indices, so a resumed run sees exactly the examples the
+``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
+bf16 instructions), accumulates gradients, and under ``accelerate launch`` spreads the
+work over GPUs or nodes with no change here. Data comes from a
+:class:`vlmkit.tasks.Stream`: step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly the examples the
 uninterrupted run would have seen (no sampler state to save).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -89,12 +88,14 @@ def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
 def resolve_mixed_precision(setting: str) -> tuple[str, str]:
     """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
     later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
-    so small gradients do not underflow to zero); on a CPU bf16 only where it has bf16
-    instructions (AVX512-BF16 or AMX) *and* bf16 autocast measures faster than fp32 there
-    (:func:`cpu_bf16_speedup`), else "no" (fp32). Having the instructions is not enough: the
-    tiny profile's grounding steps took 22% less time in bf16 on our AMD EPYC but 32% *more* on
-    a 2-core Intel Xeon VM that lists AVX512-BF16 (docs/experiments.md#bf16). Losses are
-    computed in fp32."""
+    so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
+    instructions (AVX512-BF16 or AMX), else "no" (fp32). Losses are computed in fp32.
+
+    On a CPU bf16 is not always the faster: the tiny profile's grounding steps took 22% less
+    time on our AMD EPYC but 32% *more* on a 2-core Intel Xeon VM. It stays the choice there
+    because the tiny grounding recipe learned worse in fp32: three fp32 seeds ended at
+    Acc@0.5 0.832, 0.919 and 0.790, four bf16 runs at 0.908-0.919 (docs/experiments.md#bf16).
+    "no" is the faster setting on such a CPU, a different draw of every result."""
     if setting not in ("auto", "no", "bf16", "fp16"):
         raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16 or fp16")
     if setting != "auto":
@@ -104,12 +105,9 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
         if torch.cuda.is_bf16_supported():
             return "bf16", f"{name} supports bf16"
         return "fp16", f"{name} has no bf16: fp16 with loss scaling"
-    if not cpu_has_bf16():
-        return "no", "this CPU has no bf16 instructions: fp32"
-    speedup = cpu_bf16_speedup()
-    if speedup >= BF16_MIN_SPEEDUP:
-        return "bf16", f"bf16 autocast measured {speedup:.2f}x as fast as fp32 on this CPU"
-    return "no", f"this CPU has bf16 instructions, but bf16 autocast measured {speedup:.2f}x as fast as fp32: fp32"
+    if cpu_has_bf16():
+        return "bf16", "this CPU has bf16 instructions"
+    return "no", "this CPU has no bf16 instructions: fp32"
 
 
 def cpu_has_bf16() -> bool:
@@ -118,36 +116,6 @@ def cpu_has_bf16() -> bool:
     hence the getattr: a torch without them means fp32, not an error.)"""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-
-
-# bf16 must measure this much faster to be chosen: a margin, so that a machine where the two
-# are close keeps fp32 (the exact one) rather than flipping between runs with timing noise
-BF16_MIN_SPEEDUP = 1.1
-
-
-@functools.cache
-def cpu_bf16_speedup(rows: int = 2048, width: int = 192, rounds: int = 3) -> float:
-    """fp32 time over bf16-autocast time of a forward and backward pass through an MLP of the
-    tiny LM's shape (``width`` -> 3 x ``width`` -> ``width``, a batch of 32 answers' ``rows``
-    tokens), best of ``rounds`` alternating rounds: > 1 where bf16 is faster. Measured once a
-    process (half a second on 2 cores). The matrix products are what bf16 speeds up or slows
-    down (``aten::mm`` is the largest entry of a step: docs/experiments.md#step-profile); on the
-    Intel Xeon above the probe gives 0.58-0.60 where whole grounding steps gave 1/1.32 = 0.76:
-    the same side of 1, further from it."""
-    generator = torch.Generator().manual_seed(0)
-    mlp = torch.nn.Sequential(torch.nn.Linear(width, 3 * width), torch.nn.SiLU(), torch.nn.Linear(3 * width, width))
-    x = torch.randn(rows, width, generator=generator, requires_grad=True)
-    best = {True: math.inf, False: math.inf}
-    for _ in range(rounds):
-        for bf16 in best:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                mlp(x).float().sum().backward()  # once untimed: the first call pays for setup
-            start = time.perf_counter()
-            for _ in range(4):
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    mlp(x).float().sum().backward()
-            best[bf16] = min(best[bf16], time.perf_counter() - start)
-    return best[False] / best[True]
 
 
 def prepare_model(model: MiniVLM, config: TrainConfig) -> None:
@@ -253,7 +221,7 @@ class Trainer:
         changed = self.differences(state)
         if changed:
             listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
-            hint = (" ('auto' measured this machine and chose otherwise: set mixed_precision to the saved precision)"
+            hint = (" ('auto' chooses by this machine: set mixed_precision to the saved precision to resume here)"
                     if "precision" in changed and self.config.mixed_precision == "auto" else "")
             raise ValueError(f"{directory} was saved by a run with another TrainConfig ({listed}){hint}; resume "
                              f"with the saved config, or start a new stage from its weights with load_model")
