@@ -7,11 +7,11 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState
 
+from vlmkit import trainer as trainer_module
 from vlmkit.checkpoint import CheckpointError, load_model
 from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import curriculum_stream
-from vlmkit import trainer as trainer_module
 from vlmkit.trainer import TrainConfig, Trainer, keep_first_answer_label, resolve_mixed_precision
 
 from .conftest import MICRO

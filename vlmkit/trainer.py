@@ -2,9 +2,9 @@
 
 ``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
 bf16 instructions), accumulates gradients, and under ``accelerate launch`` spreads the
-work over GPUs or nodes with no change here. Data comes from a
-:class:`vlmkit.tasks.Stream`: step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly the examples the
-uninterrupted run would have seen (no sampler state to save).
+work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.tasks.Stream`:
+step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly
+the examples the uninterrupted run would have seen (no sampler state to save).
 """
 
 from __future__ import annotations
@@ -215,8 +215,9 @@ class Trainer:
         """Continue the run saved in ``directory`` exactly: weights, optimizer, schedule, RNG, step.
 
         The run must have been saved with this ``TrainConfig`` (bookkeeping fields such as
-        ``eval_every`` aside): resuming with another learning rate, batch or step count would
-        silently be a different run, so it raises ``ValueError`` naming the differences."""
+        ``eval_every`` aside) and in this precision: resuming with another learning rate, batch,
+        step count or arithmetic would silently be a different run, so it raises
+        ``ValueError`` naming the differences (:meth:`differences`)."""
         saved, state = load_checkpoint(directory)
         changed = self.differences(state)
         if changed:
