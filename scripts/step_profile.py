@@ -5,6 +5,10 @@ top operators.
 
     python scripts/step_profile.py                      # 02_grounding, 20 steps after 5 warm-up
     python scripts/step_profile.py --stage 03_segmentation
+    python scripts/step_profile.py --scenes 0            # every scene drawn new (before reuse)
+
+With a recipe that reuses its scenes (``scenes`` > 0) the profiled steps are those of an epoch
+after the first: their scenes are drawn before the profiler starts.
 
 Run it alone: two jobs on 2 cores slow each other many times over.
 """
@@ -32,11 +36,14 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--rows", type=int, default=15, help="operators listed")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--scenes", type=int, default=None, help="distinct scenes reused (default: the recipe's)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     profile_ = load_profile("tiny", announce=False)
     recipe = profile_.recipe(args.stage)
+    if args.scenes is not None:
+        recipe = dataclasses.replace(recipe, scenes=args.scenes)
     model = profile_.new_model()
     # past the curriculum's first stages: the 2-4 object scenes most steps train on
     start = getattr(recipe, "attribute_pair_steps", 0) + int(getattr(recipe, "single_object_fraction", 0) * recipe.steps)
@@ -46,6 +53,9 @@ def main() -> None:
                                  save_every=0)
     trainer = Trainer(model, stream, config)
     trainer.step = start
+    if recipe.scenes:  # drawn and kept, as in every epoch after the first
+        for step in range(start, start + args.warmup + args.steps):
+            trainer.examples_for(step, 0)
     draw, build, train_step = trainer.examples_for, trainer.processor.training_batch, trainer.model.forward
 
     def timed(name, fn):
@@ -62,7 +72,8 @@ def main() -> None:
         trainer.train(until_step=start + args.warmup + args.steps)
     events = {e.key: e for e in prof.key_averages()}
     total = sum(e.self_cpu_time_total for e in events.values())
-    print(f"{args.stage} ({task}): {args.steps} steps of batch {recipe.batch_size}, {args.threads} threads; "
+    print(f"{args.stage} ({task}): {args.steps} steps of batch {recipe.batch_size}, {args.threads} threads, "
+          f"{f'{recipe.scenes} scenes reused' if recipe.scenes else 'every scene new'}; "
           f"{trainer.train_seconds / (args.warmup + args.steps):.3f} s a step on average (warm-up included)\n")
     for name in PARTS:
         if name in events:

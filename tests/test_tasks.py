@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -170,3 +172,34 @@ def test_epoch_shuffled_visits_every_row_once_per_epoch_in_a_new_order():
     assert [epoch_shuffled(rows, seed=3)(i)[0]["id"] for i in range(10)] == first  # deterministic
     with pytest.raises(ValueError, match="no rows"):
         epoch_shuffled([])
+
+
+def test_reused_scenes_draws_each_scene_once_and_every_one_again_each_epoch():
+    from vlmkit.shapeworld.streams import reused_scenes
+
+    drawn = []
+    rows_at = reused_scenes(lambda i: drawn.append(i) or [{"scene": i}], scenes=5, seed=1)
+    epochs = [[rows_at(e * 5 + k)[0]["scene"] for k in range(5)] for e in range(3)]
+    assert all(sorted(epoch) == list(range(5)) for epoch in epochs)
+    assert epochs[1] != epochs[2]  # a new order each epoch
+    assert sorted(drawn) == list(range(5))  # drawn once, kept after
+    assert rows_at(7) is rows_at(7)
+    again = reused_scenes(lambda i: [{"scene": i}], scenes=5, seed=1)
+    assert [again(i)[0]["scene"] for i in range(15)] == sum(epochs, [])  # a resumed run sees the same order
+    with pytest.raises(ValueError, match="scenes must be at least 1"):
+        reused_scenes(lambda i: [], scenes=0)
+
+
+def test_a_recipe_with_scenes_reuses_them_in_the_last_stage_only():
+    recipe = GroundRecipe(steps=100, batch_size=4, attribute_pair_steps=5, examples_per_scene=2, scenes=10)
+    stream = load_profile("tiny").training_stream("ground", CODEC, recipe)
+    fresh = load_profile("tiny").training_stream("ground", CODEC, dataclasses.replace(recipe, scenes=0))
+    assert [stream[i].prompt for i in range(20)] == [fresh[i].prompt for i in range(20)]  # the pair stage
+    later = [stream[i].row["image_id"] for i in range(20, 20 + 200)]  # 100 scene visits: 10 epochs of 10
+    assert set(later) == {f"shapeworld/train/{k}" for k in range(10)}  # the 2-4 object world's first 10
+    assert len({fresh[i].row["image_id"] for i in range(20, 220)}) == 100
+    # a scene asked again is asked about other objects or in other words, not the same example
+    asked = {}
+    for i in range(20, 220):
+        asked.setdefault(stream[i].row["image_id"], set()).add(stream[i].prompt)
+    assert all(len(prompts) > 2 for prompts in asked.values())

@@ -13,19 +13,25 @@ import numpy as np
 def epoch_shuffled(rows: Sequence[dict], seed: int = 0) -> Callable[[int], list[dict]]:
     """Index -> [row], visiting every row once per epoch in an order reshuffled each epoch
     (fixed by ``seed`` and the epoch, so resumed runs see the same order)."""
-    n = len(rows)
-    if n == 0:
+    if len(rows) == 0:
         raise ValueError("no rows to train on")
+    order = epoch_order(len(rows), seed)
+    return lambda index: [rows[order(index)]]
+
+
+def epoch_order(n: int, seed: int = 0) -> Callable[[int], int]:
+    """Index -> one of ``0 .. n-1``, each once per epoch, in an order drawn from ``seed`` and
+    the epoch (one epoch's permutation kept in memory)."""
     orders: dict[int, np.ndarray] = {}
 
-    def rows_at(index: int) -> list[dict]:
+    def position(index: int) -> int:
         epoch = index // n
         if epoch not in orders:
-            orders.clear()  # keep one epoch's permutation in memory
+            orders.clear()
             orders[epoch] = np.random.default_rng([seed, epoch]).permutation(n)
-        return [rows[orders[epoch][index % n]]]
+        return int(orders[epoch][index % n])
 
-    return rows_at
+    return position
 
 
 def full_rows(root: Path, task: str, split: str) -> list[dict]:

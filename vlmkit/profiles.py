@@ -138,7 +138,8 @@ class TinyProfile(Profile):
         vertices = recipe.max_vertices if isinstance(recipe, SegmentRecipe) else MAX_VERTICES
         return curriculum_stream(task, codec, multi_object_world(seed), singles, seed,
                                  ground.attribute_pair_steps * ground.batch_size if ground else 0,
-                                 ground.examples_per_scene if ground else 1, max_vertices=vertices)
+                                 ground.examples_per_scene if ground else 1, max_vertices=vertices,
+                                 scenes=recipe.scenes if recipe else 0)
 
     def evaluation_rows(self, task: str, split: str = "val", count: int = 300,
                         max_objects: int | None = None) -> list[dict]:

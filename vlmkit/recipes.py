@@ -54,6 +54,10 @@ class Recipe:
     lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
     evaluations: int = 0  # held-out evaluations during training (0: only at the end)
     eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
+    # ShapeWorld grounding and segmentation: the distinct 2-4 object training scenes, reused in
+    # turn (vlmkit.shapeworld.streams.reused_scenes); 0 draws a new scene for every question.
+    # Stored datasets (the full profile) are finite already and ignore it.
+    scenes: int = 0
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12}
 
@@ -143,8 +147,8 @@ RECIPES: dict[str, dict[str, Recipe]] = {
     "tiny": {
         "01_captioning": CaptionRecipe(steps=400, lr=5e-4, eval_size=100),
         "02_grounding": GroundRecipe(steps=9500, lr=5e-4, evaluations=8, eval_size=300, attribute_pair_steps=1500,
-                                     first_token_steps=1000, examples_per_scene=2),
-        "03_segmentation": SegmentRecipe(steps=4000, lr=1e-3, evaluations=4, eval_size=200),
+                                     first_token_steps=1000, examples_per_scene=2, scenes=32000),
+        "03_segmentation": SegmentRecipe(steps=4000, lr=1e-3, evaluations=4, eval_size=200, scenes=32000),
         "04_combined": CombinedRecipe(steps=1200, lr=5e-4, warmup_steps=100, eval_size=150),
     },
     "full": {
