@@ -89,7 +89,7 @@ def main() -> None:
     stream = curriculum_stream("ground", model.codec, multi_object_world(args.seed), single_object_examples=single,
                                attribute_pair_examples=recipe.attribute_pair_steps * recipe.batch_size,
                                examples_per_scene=recipe.examples_per_scene, seed=args.seed,
-                               colour_pairs=args.colour_pairs, pair_every=args.pair_every)
+                               colour_pairs=args.colour_pairs, pair_every=args.pair_every, scenes=recipe.scenes)
     ground = Trainer(model, stream, recipe.train_config(eval_every=args.eval_every, progress=False,
                                                         first_token_steps=first_token_steps, seed=args.seed),
                      output_dir=args.out / "ground", evaluate=evaluate)

@@ -32,8 +32,8 @@ def main() -> None:
     p.add_argument("start", type=Path, help="the grounding checkpoint to start from (notebook 02's)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="segmentation recipe fields (vlmkit.recipes.SegmentRecipe), e.g. steps=3000 max_vertices=8")
-    p.add_argument("--task", choices=("segment", "locate_segment"), default="segment",
-                   help="the outline alone, or the box then the outline in one answer")
+    p.add_argument("--task", choices=("segment", "locate_segment"), default=None,
+                   help="the outline alone, or the box then the outline in one answer (default: the recipe's task)")
     p.add_argument("--ground-share", type=float, default=0.0,
                    help="share of training examples that are grounding questions (against forgetting)")
     p.add_argument("--seed", type=int, default=0, help="training data and dropout (the held-out scenes stay the same)")
@@ -46,6 +46,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     profile = load_profile("tiny", announce=False)
     recipe = profile.recipe("03_segmentation", **parse_assignments(args.set))
+    args.task = args.task or recipe.task
     print(recipe, flush=True)
 
     model = load_model(args.start)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from vlmkit.shapeworld.streams import curriculum_stream
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -54,12 +56,15 @@ def test_a_missing_results_file_names_the_path_and_how_to_make_it(tmp_path, monk
 
 def test_the_learning_benchmark_trains_in_the_precision_it_is_given(tmp_path, monkeypatch, capsys):
     """``--mixed-precision`` reaches both stages' recipes (it once collided with the recipe's own
-    field and raised before training)."""
+    field and raised before training); the recipe's ``scenes`` reaches the grounding stream."""
     bench = _script("learning_benchmark")
+    streams = []
+    monkeypatch.setattr(bench, "curriculum_stream", lambda *a, **k: streams.append(k) or curriculum_stream(*a, **k))
     monkeypatch.setattr("sys.argv", ["bench", "--mixed-precision", "no", "--set", "steps=2", "eval_size=2",
-                                     "attribute_pair_steps=1", "first_token_steps=1", "--caption-set", "steps=2",
-                                     "--eval-every", "2", "--out", str(tmp_path)])
+                                     "attribute_pair_steps=1", "first_token_steps=1", "scenes=3", "--caption-set",
+                                     "steps=2", "--eval-every", "2", "--out", str(tmp_path)])
     bench.main()
+    assert [k["scenes"] for k in streams] == [3]
     bench.plt.close("all")
     out = capsys.readouterr().out
     assert "mixed_precision='no'" in out.splitlines()[0]
@@ -165,3 +170,20 @@ def test_the_clocked_grammar_masks_as_the_grammar_does_and_adds_up_its_time():
     first = clocked.seconds
     clocked(started, scores.clone())
     assert 0 < first < clocked.seconds
+
+
+def test_the_segmentation_benchmark_trains_the_recipes_answer_form_unless_told(tmp_path, monkeypatch):
+    """The documented plain command runs notebook 03's recipe (box, then outline); it once
+    defaulted to the outline alone."""
+    from vlmkit.checkpoint import save_checkpoint
+    from vlmkit.profiles import load_profile
+
+    bench = _script("segmentation_benchmark")
+    save_checkpoint(load_profile("tiny", announce=False).new_model(), tmp_path / "start")
+    for task, expected in ((), "locate_segment"), (("--task", "segment"), "segment"):
+        out = tmp_path / f"{expected}.json"
+        monkeypatch.setattr("sys.argv", ["bench", str(tmp_path / "start"), "--set", "steps=2", "--eval-size", "2",
+                                         *task, "--out", str(out)])
+        bench.main()
+        result = json.loads(out.read_text())
+        assert result["task"] == expected and (result["box_acc@0.5"] is None) == (expected == "segment")
