@@ -187,3 +187,20 @@ def test_the_segmentation_benchmark_trains_the_recipes_answer_form_unless_told(t
         bench.main()
         result = json.loads(out.read_text())
         assert result["task"] == expected and (result["box_acc@0.5"] is None) == (expected == "segment")
+
+
+def test_the_combined_benchmark_scores_every_task_before_and_after_the_mixture(tmp_path, monkeypatch, capsys):
+    from vlmkit.checkpoint import save_checkpoint
+    from vlmkit.profiles import load_profile
+
+    bench = _script("combined_benchmark")
+    save_checkpoint(load_profile("tiny", announce=False).new_model(), tmp_path / "start")
+    monkeypatch.setattr("sys.argv", ["bench", str(tmp_path / "start"), "--set", "steps=2", "eval_size=2",
+                                     "--out", str(tmp_path / "result.json")])
+    bench.main()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["recipe"] == {"steps": 2, "eval_size": 2} and result["history"][-1]["step"] == 2
+    assert set(result["scores"]) == {"caption (cider)", "ground (acc@0.5)", "locate_segment (miou)",
+                                     "locate_segment (p@0.5)", "locate_segment (box_acc@0.5)", "point (inside)",
+                                     "describe (cider)"}
+    assert "2 steps in" in capsys.readouterr().out
