@@ -24,7 +24,7 @@ from .codecs import Codec
 from .data import epoch_shuffled, full_rows
 from .model import MiniVLM, VLMConfig
 from .model.config import full_config, tiny_config
-from .recipes import GroundRecipe, Recipe, SegmentRecipe, recipe_for
+from .recipes import GroundRecipe, ObjectRecipe, Recipe, SegmentRecipe, recipe_for
 from .shapeworld import ShapeWorld
 from .shapeworld.language import vocabulary
 from .shapeworld.streams import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
@@ -139,7 +139,7 @@ class TinyProfile(Profile):
         return curriculum_stream(task, codec, multi_object_world(seed), singles, seed,
                                  ground.attribute_pair_steps * ground.batch_size if ground else 0,
                                  ground.examples_per_scene if ground else 1, max_vertices=vertices,
-                                 scenes=recipe.scenes if recipe else 0)
+                                 scenes=recipe.scenes if isinstance(recipe, ObjectRecipe) else 0)
 
     def evaluation_rows(self, task: str, split: str = "val", count: int = 300,
                         max_objects: int | None = None) -> list[dict]:

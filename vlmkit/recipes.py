@@ -14,6 +14,9 @@ stage           recipe
 04_combined     :class:`CombinedRecipe`: the task mixture, the cycle experiment
 ==============  ==========================================================================
 
+Grounding and segmentation share :class:`ObjectRecipe`'s ``scenes``: how many distinct
+ShapeWorld scenes they draw and reuse.
+
 The tiny recipes are the ones measured on 2 CPU cores (``docs/experiments.md``). The full
 recipes are starting points for a GPU, not yet measured by a training run (their cost is:
 ``scripts/full_profile_cost.py``, ``docs/gpu.md``). They follow nanoVLM: the new projector at
@@ -54,10 +57,6 @@ class Recipe:
     lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
     evaluations: int = 0  # held-out evaluations during training (0: only at the end)
     eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
-    # ShapeWorld grounding and segmentation: the distinct 2-4 object training scenes, reused in
-    # turn (vlmkit.shapeworld.streams.reused_scenes); 0 draws a new scene for every question.
-    # Stored datasets (the full profile) are finite already and ignore it.
-    scenes: int = 0
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12}
 
@@ -93,7 +92,17 @@ class CaptionRecipe(Recipe):
 
 
 @dataclass(frozen=True)
-class GroundRecipe(Recipe):
+class ObjectRecipe(Recipe):
+    """A stage that asks about one object of a scene (grounding, segmentation)."""
+
+    # ShapeWorld: the distinct 2-4 object training scenes, reused in turn with other questions
+    # (vlmkit.shapeworld.streams.reused_scenes); 0 draws a new scene for every question. Stored
+    # datasets (the full profile) are finite already and ignore it.
+    scenes: int = 0
+
+
+@dataclass(frozen=True)
+class GroundRecipe(ObjectRecipe):
     # the curriculum (docs/experiments.md): first two-object scenes told apart by attribute
     # expressions naming a colour, x1 trained alone at first, two questions per scene
     attribute_pair_steps: int = 0
@@ -109,7 +118,7 @@ class GroundRecipe(Recipe):
 
 
 @dataclass(frozen=True)
-class SegmentRecipe(Recipe):
+class SegmentRecipe(ObjectRecipe):
     # "locate_segment": the box, then the outline, in one answer (the box guides the outline);
     # "segment": the outline alone (docs/experiments.md#segmentation-recipe)
     task: str = "locate_segment"
