@@ -65,7 +65,7 @@ def measure_step(vision: str, batch: int, repeats: int) -> dict:
         times.append(time.perf_counter() - start)
     return {"batch": batch, "seconds": statistics.median(times[1:]),
             "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-            "precision": trainer.accelerator.mixed_precision}
+            "precision": trainer.precision}
 
 
 def main() -> None:

@@ -101,7 +101,7 @@ def main() -> None:
         print(f"step time: median {step:.3f} s (first step {step_times[0]:.2f} s, compile/warm-up); "
               f"throughput {recipe.batch_size / step:.1f} examples/s; "
               f"peak {'GPU memory' if device.type == 'cuda' else 'RSS'} {peak_memory_gb(device):.2f} GB; "
-              f"precision {trainer.accelerator.mixed_precision}")
+              f"precision {trainer.precision}")
 
         model.eval()
         result = evaluate_grounding(model, eval_rows, progress=False)

@@ -43,8 +43,9 @@ def main() -> None:
                    help="every attribute-pair expression names a colour (--no-colour-pairs: the shortest ones)")
     p.add_argument("--pair-every", type=int, default=0,
                    help="after the pair stage, every n-th grounding scene is still a pair (0: none)")
-    p.add_argument("--mixed-precision", choices=("auto", "no", "bf16"), default="auto",
-                   help="'auto': bf16 on a GPU or CPU that has bf16 (AVX512-BF16/AMX), else fp32 ('no')")
+    p.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "bf16-rounded"), default="auto",
+                   help="'auto': bf16 on a GPU or CPU that has bf16 (AVX512-BF16/AMX), else fp32 rounded as bf16 "
+                        "autocast rounds ('bf16-rounded'); 'no': plain fp32")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0,
                    help="weights and training data (the held-out scenes stay the same): for run-to-run spread")

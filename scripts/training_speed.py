@@ -18,10 +18,11 @@ three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused
 same weights on the same batches: the optimizer step alone (the steady number: whole steps
 drift between rounds by more than the optimizer's share), whole steps in alternating rounds,
 and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
-to the digit only if they do). ``precision``: bf16 autocast against fp32, in alternating
-rounds, and what ``mixed_precision="auto"`` chooses on this CPU. All but ``variants`` time the
-model's step alone (forward, backward, AdamW) on batches built beforehand, under the precision
-the Trainer would choose here (``precision``: under both).
+to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as bf16
+autocast rounds (``vlmkit.bf16_rounding``) and plain fp32, in alternating rounds, and what
+``mixed_precision="auto"`` chooses on this CPU. All but ``variants`` time the model's step alone
+(forward, backward, AdamW) on batches built beforehand, under the precision the Trainer's
+"auto" would choose here (``precision``: under each).
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ from vlmkit.profiles import new_model
 from vlmkit.shapeworld.streams import multi_object_world, shapeworld_stream
 from vlmkit.recipes import parse_assignments
 from vlmkit.model.vlm import IGNORE_INDEX
+from vlmkit.bf16_rounding import BF16Rounding
 from vlmkit.trainer import TrainConfig, Trainer, cpu_has_bf16, resolve_mixed_precision
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-PRECISIONS = {"bf16 autocast": True, "fp32": False}  # name -> bf16 autocast on
+PRECISIONS = {"bf16 autocast": "bf16", "bf16-rounded fp32": "bf16-rounded", "fp32": "no"}  # name -> Trainer's
+ARITHMETIC = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16), "bf16-rounded": BF16Rounding,
+              "no": contextlib.nullcontext}  # what the Trainer runs a forward pass in, on a CPU
 
 
 def parse_overrides(variant: str) -> dict:
@@ -63,17 +67,16 @@ def padded_to(batch: dict[str, torch.Tensor], length: int, pad_id: int) -> dict[
 
 
 def step_ms(model, batches: list[dict], steps: int, optimizer: torch.optim.Optimizer | None = None,
-            bf16: bool | None = None) -> float:
+            precision: str | None = None) -> float:
     """Milliseconds of one training step (forward, backward, AdamW), over ``steps`` steps that
-    cycle through ``batches``, in bf16 autocast where the CPU has bf16 (as the Trainer's "auto")
-    unless ``bf16`` says otherwise."""
+    cycle through ``batches``, in ``precision`` (a key of ARITHMETIC); by default the one the
+    Trainer's "auto" chooses on this CPU: bf16 where it has bf16 instructions, else bf16-rounded."""
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=5e-4)
-    bf16 = cpu_has_bf16() if bf16 is None else bf16
-    precision = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    precision = precision or ("bf16" if cpu_has_bf16() else "bf16-rounded")
     model.train()
     start = time.perf_counter()
     for i in range(steps):
-        with precision:
+        with ARITHMETIC[precision]():
             loss = model(**batches[i % len(batches)]).loss
         loss.backward()
         optimizer.step()
@@ -172,24 +175,26 @@ def time_optimizers(args, stream) -> None:
 
 
 def time_precision(args, stream) -> None:
-    """bf16 autocast against fp32 from the same weights on the same batches, in alternating
-    rounds: whether the bf16 that "auto" picks on a CPU with bf16 instructions pays on this one
-    (22% faster a step on an AMD EPYC, 32% slower on an Intel Xeon VM: docs/experiments.md#bf16)."""
+    """bf16 autocast, bf16-rounded fp32 and fp32 from the same weights on the same batches, in
+    alternating rounds: what the precision "auto" picks costs on this CPU (bf16 autocast 22%
+    faster than fp32 a step on an AMD EPYC with bf16 instructions, 32% slower on an Intel Xeon
+    VM with them, 12.5x slower, emulated, on an AMD EPYC without: docs/experiments.md#bf16)."""
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
     models = {name: copy.deepcopy(start) for name in PRECISIONS}
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=5e-4) for name, model in models.items()}
     for name, model in models.items():
-        step_ms(model, batches, args.warmup, optimizers[name], bf16=PRECISIONS[name])
+        step_ms(model, batches, args.warmup, optimizers[name], precision=PRECISIONS[name])
     rounds = {name: [] for name in models}
     for _ in range(args.rounds):
         for name, model in models.items():
-            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], bf16=PRECISIONS[name]))
+            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name],
+                                        precision=PRECISIONS[name]))
     for name, ms in rounds.items():
-        print(f"  {name:<13}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
+        print(f"  {name:<17}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
     chosen, why = resolve_mixed_precision("auto")
-    ratio = np.mean(rounds["bf16 autocast"]) / np.mean(rounds["fp32"])
-    print(f"  bf16 autocast takes {ratio:.2f}x the time of fp32 here; mixed_precision='auto' chooses {chosen} ({why})")
+    ratios = ", ".join(f"{name} {np.mean(rounds[name]) / np.mean(rounds['fp32']):.2f}x" for name in rounds if name != "fp32")
+    print(f"  the time of fp32 here: {ratios}; mixed_precision='auto' chooses {chosen} ({why})")
 
 
 def main() -> None:
@@ -224,7 +229,7 @@ def main() -> None:
         print(f"AdamW implementations, batch {args.batch_size}, the same start and batches:")
         time_optimizers(args, stream)
     if "precision" in args.sections:
-        print(f"bf16 autocast against fp32, batch {args.batch_size}, the same start and batches:")
+        print(f"bf16 autocast, bf16-rounded fp32 and fp32, batch {args.batch_size}, the same start and batches:")
         time_precision(args, stream)
 
 

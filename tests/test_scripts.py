@@ -111,7 +111,7 @@ def test_the_optimizer_section_compares_each_adamw_with_the_trainers(capsys):
     assert all("AdamW step" in line and "whole step" in line for line in lines)
 
 
-def test_the_precision_section_times_both_and_names_autos_choice(capsys):
+def test_the_precision_section_times_each_and_names_autos_choice(capsys):
     speed = _script("training_speed")
     from argparse import Namespace
 
@@ -122,9 +122,11 @@ def test_the_precision_section_times_both_and_names_autos_choice(capsys):
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     speed.time_precision(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1), stream)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split(":")[0].strip() for line in lines[:2]] == list(speed.PRECISIONS) == ["bf16 autocast", "fp32"]
-    assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[:2])
-    assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[2]
+    names = ["bf16 autocast", "bf16-rounded fp32", "fp32"]
+    assert [line.split(":")[0].strip() for line in lines[:3]] == list(speed.PRECISIONS) == names
+    assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[:3])
+    assert "the time of fp32 here: bf16 autocast " in lines[3] and "x, bf16-rounded fp32 " in lines[3]
+    assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[3]
 
 
 def test_the_seed_loop_decodes_what_generate_decodes_so_the_benchmark_compares_the_same_work():

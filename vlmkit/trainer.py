@@ -1,7 +1,8 @@
 """One training loop for every task and both profiles, on ``accelerate``.
 
 ``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
-bf16 instructions), accumulates gradients, and under ``accelerate launch`` spreads the
+bf16 instructions; on one without, fp32 rounded as bf16 autocast rounds: ``vlmkit.bf16_rounding``),
+accumulates gradients, and under ``accelerate launch`` spreads the
 work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.tasks.Stream`:
 step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly
 the examples the uninterrupted run would have seen (no sampler state to save).
@@ -9,6 +10,7 @@ the examples the uninterrupted run would have seen (no sampler state to save).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -22,6 +24,7 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
+from .bf16_rounding import BF16Rounding
 from .checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_training_state, rng_state,
                          save_checkpoint, set_rng_state)
 from .lora import add_lora
@@ -47,7 +50,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 50
     max_grad_norm: float = 1.0
-    mixed_precision: str = "auto"  # "no", "bf16", "fp16", or "auto": see resolve_mixed_precision
+    mixed_precision: str = "auto"  # "no", "bf16", "fp16", "bf16-rounded" or "auto": see resolve_mixed_precision
     eval_every: int = 0  # steps; 0 = only at the end
     save_every: int = 0  # steps; 0 = only at the end
     log_every: int = 10
@@ -89,15 +92,20 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
     """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
     later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
     so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
-    instructions (AVX512-BF16 or AMX), else "no" (fp32). Losses are computed in fp32.
+    instructions (AVX512-BF16 or AMX), else "bf16-rounded": fp32 arithmetic with every matrix
+    product's inputs, output and gradients rounded to bf16, as bf16 autocast rounds them
+    (:class:`vlmkit.bf16_rounding.BF16Rounding`; torch's own bf16 on such a CPU is emulated,
+    12.5x slower than fp32 on our AMD EPYC). Losses are computed in fp32.
 
     On a CPU bf16 is not always the faster: the tiny profile's grounding steps took 22% less
-    time on our AMD EPYC but 32% *more* on a 2-core Intel Xeon VM. It stays the choice there
-    because the tiny grounding recipe learned worse in fp32: three fp32 seeds ended at
-    Acc@0.5 0.832, 0.919 and 0.790, four bf16 runs at 0.908-0.919 (docs/experiments.md#bf16).
-    "no" is the faster setting on such a CPU, a different draw of every result."""
-    if setting not in ("auto", "no", "bf16", "fp16"):
-        raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16 or fp16")
+    time on an AMD EPYC but 32% *more* on a 2-core Intel Xeon VM. It stays the choice there,
+    and without bf16 instructions its rounding is reproduced at about 1.3x fp32's time,
+    because the tiny grounding recipe learned worse in plain fp32: fp32 runs ended at Acc@0.5
+    0.79-0.92, the bad draws never binding colour words, every bf16 run at 0.908-0.919, and
+    seed 0 bf16-rounded at 0.896 where in plain fp32 it reached 0.855 (colour-only expressions
+    0.95 against 0.78; docs/experiments.md#bf16). "no" (plain fp32) is faster, a different draw."""
+    if setting not in ("auto", "no", "bf16", "fp16", "bf16-rounded"):
+        raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16, fp16 or bf16-rounded")
     if setting != "auto":
         return setting, "as configured"
     if torch.cuda.is_available():
@@ -107,7 +115,7 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
         return "fp16", f"{name} has no bf16: fp16 with loss scaling"
     if cpu_has_bf16():
         return "bf16", "this CPU has bf16 instructions"
-    return "no", "this CPU has no bf16 instructions: fp32"
+    return "bf16-rounded", "this CPU has no bf16 instructions: fp32 rounded as bf16 autocast rounds"
 
 
 def cpu_has_bf16() -> bool:
@@ -118,9 +126,10 @@ def cpu_has_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
-def prepare_model(model: MiniVLM, config: TrainConfig) -> None:
+def prepare_model(model: MiniVLM, config: TrainConfig, precision: str = "no") -> None:
     """What ``config`` asks of the model before its optimizer exists: LoRA adapters, frozen
-    parts (a learning-rate share of 0), gradient checkpointing."""
+    parts (a learning-rate share of 0), gradient checkpointing (in ``precision``, the resolved
+    one: a bf16-rounded run's recomputed forward must be rounded as the first was)."""
     for name in ("vision_lr_scale", "lm_lr_scale"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} is a share of lr, at least 0; got {getattr(config, name)}")
@@ -140,12 +149,16 @@ def prepare_model(model: MiniVLM, config: TrainConfig) -> None:
         model.lm.requires_grad_(False)
     if config.gradient_checkpointing:
         # non-reentrant: works with inputs_embeds and frozen parts (the reentrant variant
-        # needs an input that requires grad)
+        # needs an input that requires grad). The recomputation runs in backward, where a
+        # torch function mode entered around the forward is not active: it gets its own.
+        kwargs = {"use_reentrant": False}
+        if precision == "bf16-rounded":
+            kwargs["context_fn"] = lambda: (contextlib.nullcontext(), BF16Rounding())
         for part in (model.lm, model.vision.vit):
             if hasattr(part, "activation_checkpointing_enable"):  # its name from transformers 5.2x on
-                part.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+                part.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
             else:
-                part.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                part.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 class Trainer:
@@ -159,7 +172,11 @@ class Trainer:
         if self.output_dir is not None:
             check_replaceable(self.output_dir)  # refuse now, not after an hour of training
         self.precision, why = resolve_mixed_precision(config.mixed_precision)  # saved with each checkpoint
-        self.accelerator = Accelerator(mixed_precision=self.precision, gradient_accumulation_steps=config.grad_accum)
+        # accelerate runs autocast for bf16 and fp16; bf16-rounded is fp32 to accelerate, rounded
+        # here around the forward and backward pass of each training step (not evaluation's)
+        self.accelerator = Accelerator(mixed_precision="no" if self.precision == "bf16-rounded" else self.precision,
+                                       gradient_accumulation_steps=config.grad_accum)
+        self.rounding = BF16Rounding if self.precision == "bf16-rounded" else contextlib.nullcontext
         if config.progress:
             print(f"mixed precision: {self.precision} ({why}); batch {config.batch_size} x {config.grad_accum} "
                   f"accumulated = {config.batch_size * config.grad_accum} per step")
@@ -170,7 +187,7 @@ class Trainer:
                                "(as `accelerate launch --cpu` does)")
         torch.manual_seed(config.seed)
         self.processor = Processor.for_model(model)
-        prepare_model(model, config)
+        prepare_model(model, config, self.precision)
         # the parts the model builds new (projector, box head) train at lr; the encoder and the
         # LM at their shares of it
         vision, lm = {id(p) for p in model.vision.parameters()}, {id(p) for p in model.lm.parameters()}
@@ -300,7 +317,8 @@ class Trainer:
                         batch["labels"] = keep_first_answer_label(batch["labels"])
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
                 with self.accelerator.accumulate(self.model):
-                    loss = self.model(**batch).loss
+                    with self.rounding():  # rounds the backward too (vlmkit.bf16_rounding)
+                        loss = self.model(**batch).loss
                     self.accelerator.backward(loss)
                     if self.accelerator.sync_gradients and c.max_grad_norm:
                         self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
