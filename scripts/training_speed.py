@@ -2,6 +2,7 @@
 padding against the source tutorial's fixed padding, and how the cost grows with batch and length.
 
     python scripts/training_speed.py [--sections variants padding scaling optimizer precision] [--variants lm_heads=4]
+    python scripts/training_speed.py --sections compile    # opt-in: over a minute of compiling
 
 A variant is a set of ``VLMConfig`` overrides (``name=value``, several joined by commas);
 the tiny config itself is always timed first. Each round times ``--steps`` steps of each
@@ -20,7 +21,9 @@ drift between rounds by more than the optimizer's share), whole steps in alterna
 and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
 to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as bf16
 autocast rounds (``vlmkit.bf16_rounding``) and plain fp32, in alternating rounds, and what
-``mixed_precision="auto"`` chooses on this CPU. All but ``variants`` time the model's step alone
+``mixed_precision="auto"`` chooses on this CPU. ``compile`` (not run by default): the model
+eager against ``torch.compile(model)`` (inductor unless ``--compile-backend``), the same weights
+and batches, alternating rounds, with the seconds compiling and the first steps took. All but ``variants`` time the model's step alone
 (forward, backward, AdamW) on batches built beforehand, under the precision the Trainer's
 "auto" would choose here (``precision``: under each).
 """
@@ -197,9 +200,38 @@ def time_precision(args, stream) -> None:
     print(f"  the time of fp32 here: {ratios}; mixed_precision='auto' chooses {chosen} ({why})")
 
 
+def time_compile(args, stream) -> None:
+    """The eager model against ``torch.compile`` of it, from the same weights on the same batches
+    (several sequence lengths, as dynamic padding gives), in alternating rounds after the compiled
+    model's warm-up, which includes compiling. Why it is not in the Trainer: docs/experiments.md#step-profile."""
+    start = new_model("tiny")
+    batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
+    eager, compiled = copy.deepcopy(start), copy.deepcopy(start)
+    optimizers = {"eager": torch.optim.AdamW(eager.parameters(), lr=5e-4),
+                  "compiled": torch.optim.AdamW(compiled.parameters(), lr=5e-4)}
+    models = {"eager": eager, "compiled": torch.compile(compiled, backend=args.compile_backend)}
+    begin = time.perf_counter()
+    # torch 2.13's AOTAutograd cache, once warm from an earlier run, replays this model's graphs
+    # with garbage shapes ("invalid shape dimension -6557..."): compile afresh every run
+    with torch._functorch.config.patch(enable_autograd_cache=False):
+        step_ms(models["compiled"], batches, max(args.warmup, len(batches)), optimizers["compiled"])
+    warmup_s = time.perf_counter() - begin
+    step_ms(eager, batches, max(args.warmup, len(batches)), optimizers["eager"])
+    rounds = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name]))
+    lengths = sorted({b["input_ids"].shape[1] for b in batches})
+    print(f"  compiling ({args.compile_backend}) and the first {max(args.warmup, len(batches))} steps: {warmup_s:.1f} s "
+          f"(sequence lengths {lengths})")
+    for name, ms in rounds.items():
+        print(f"  {name:<8}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
+    print(f"  compiled steps take {np.mean(rounds['compiled']) / np.mean(rounds['eager']):.2f}x the eager time")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sections", nargs="+", choices=("variants", "padding", "scaling", "optimizer", "precision"),
+    p.add_argument("--sections", nargs="+", choices=("variants", "padding", "scaling", "optimizer", "precision", "compile"),
                    default=["variants", "padding", "scaling", "optimizer", "precision"])
     p.add_argument("--variants", nargs="*", default=["vit_layers=4"], help="VLMConfig overrides to time")
     p.add_argument("--steps", type=int, default=200, help="timed Trainer steps per variant and round")
@@ -208,6 +240,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile backend for the compile section")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -231,6 +264,9 @@ def main() -> None:
     if "precision" in args.sections:
         print(f"bf16 autocast, bf16-rounded fp32 and fp32, batch {args.batch_size}, the same start and batches:")
         time_precision(args, stream)
+    if "compile" in args.sections:
+        print(f"eager against torch.compile, batch {args.batch_size}, the same start and batches:")
+        time_compile(args, stream)
 
 
 if __name__ == "__main__":

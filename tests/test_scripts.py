@@ -129,6 +129,23 @@ def test_the_precision_section_times_each_and_names_autos_choice(capsys):
     assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[3]
 
 
+def test_the_compile_section_times_eager_against_compiled_and_the_warm_up(capsys):
+    speed = _script("training_speed")
+    from argparse import Namespace
+
+    from vlmkit.profiles import new_model
+    from vlmkit.shapeworld.streams import shapeworld_stream
+
+    stream = shapeworld_stream("ground", new_model("tiny").codec)
+    # dynamo's "eager" backend: the section's own logic without inductor's minute of compiling
+    speed.time_compile(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1, compile_backend="eager"), stream)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("compiling (eager) and the first 8 steps: ") and "sequence lengths [" in lines[0]
+    assert [line.split(":")[0].strip() for line in lines[1:3]] == ["eager", "compiled"]
+    assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[1:3])
+    assert lines[3].startswith("  compiled steps take ") and lines[3].endswith("x the eager time")
+
+
 def test_the_seed_loop_decodes_what_generate_decodes_so_the_benchmark_compares_the_same_work():
     bench = _script("generation_benchmark")
     import torch
