@@ -2,7 +2,7 @@
 padding against the source tutorial's fixed padding, and how the cost grows with batch and length.
 
     python scripts/training_speed.py [--sections variants padding scaling optimizer precision] [--variants lm_heads=4]
-    python scripts/training_speed.py --sections compile    # opt-in: over a minute of compiling
+    python scripts/training_speed.py --sections compile    # opt-in: 2-2.5 minutes compiling, cold
 
 A variant is a set of ``VLMConfig`` overrides (``name=value``, several joined by commas);
 the tiny config itself is always timed first. Each round times ``--steps`` steps of each
@@ -23,9 +23,10 @@ to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as bf1
 autocast rounds (``vlmkit.bf16_rounding``) and plain fp32, in alternating rounds, and what
 ``mixed_precision="auto"`` chooses on this CPU. ``compile`` (not run by default): the model
 eager against ``torch.compile(model)`` (inductor unless ``--compile-backend``), the same weights
-and batches, alternating rounds, with the seconds compiling and the first steps took. All but ``variants`` time the model's step alone
-(forward, backward, AdamW) on batches built beforehand, under the precision the Trainer's
-"auto" would choose here (``precision``: under each).
+and batches, alternating rounds, and the seconds that compiling and the first steps took. All
+but ``variants`` time the model's step alone (forward, backward, AdamW) on batches built
+beforehand, under the precision the Trainer's "auto" would choose here (``precision``: under
+each).
 """
 
 from __future__ import annotations
@@ -210,19 +211,20 @@ def time_compile(args, stream) -> None:
     optimizers = {"eager": torch.optim.AdamW(eager.parameters(), lr=5e-4),
                   "compiled": torch.optim.AdamW(compiled.parameters(), lr=5e-4)}
     models = {"eager": eager, "compiled": torch.compile(compiled, backend=args.compile_backend)}
+    warmup = max(args.warmup, len(batches))  # every batch's length compiled before timing
     begin = time.perf_counter()
     # torch 2.13's AOTAutograd cache, once warm from an earlier run, replays this model's graphs
     # with garbage shapes ("invalid shape dimension -6557..."): compile afresh every run
     with torch._functorch.config.patch(enable_autograd_cache=False):
-        step_ms(models["compiled"], batches, max(args.warmup, len(batches)), optimizers["compiled"])
+        step_ms(models["compiled"], batches, warmup, optimizers["compiled"])
     warmup_s = time.perf_counter() - begin
-    step_ms(eager, batches, max(args.warmup, len(batches)), optimizers["eager"])
+    step_ms(eager, batches, warmup, optimizers["eager"])
     rounds = {name: [] for name in models}
     for _ in range(args.rounds):
         for name, model in models.items():
             rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name]))
     lengths = sorted({b["input_ids"].shape[1] for b in batches})
-    print(f"  compiling ({args.compile_backend}) and the first {max(args.warmup, len(batches))} steps: {warmup_s:.1f} s "
+    print(f"  compiling ({args.compile_backend}) and the first {warmup} steps: {warmup_s:.1f} s "
           f"(sequence lengths {lengths})")
     for name, ms in rounds.items():
         print(f"  {name:<8}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
