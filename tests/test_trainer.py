@@ -11,6 +11,7 @@ from vlmkit import trainer as trainer_module
 from vlmkit.checkpoint import CheckpointError, load_model
 from vlmkit.model.vlm import IGNORE_INDEX
 from vlmkit.profiles import new_model
+from vlmkit.recipes import GroundRecipe
 from vlmkit.shapeworld.streams import curriculum_stream
 from vlmkit.trainer import TrainConfig, Trainer, keep_first_answer_label, resolve_mixed_precision
 
@@ -48,6 +49,18 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, preci
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
+
+
+@pytest.mark.parametrize(("steps", "evaluations", "expected"), [(10, 3, 3), (8, 4, 4), (95, 8, 8), (9, 8, 5)])
+def test_a_recipe_evaluates_at_most_as_often_as_it_says_the_last_time_at_the_end(steps, evaluations, expected):
+    model, stream = _fresh()
+    config = GroundRecipe(steps=steps, batch_size=4, evaluations=evaluations, first_token_steps=0,
+                          attribute_pair_steps=0).train_config(progress=False)
+    evaluated_at = []
+    trainer = Trainer(model, stream, config, evaluate=lambda m: evaluated_at.append(trainer.step) or {})
+    trainer.train()
+    assert len(evaluated_at) == expected and evaluated_at[-1] == steps  # 9 steps: every second, then the end
+    assert len(set(evaluated_at)) == len(evaluated_at)
 
 
 def test_resuming_with_another_train_config_is_refused_with_the_differences(tmp_path):
@@ -256,6 +269,7 @@ import os
 import sys
 import torch
 from vlmkit.profiles import new_model
+from vlmkit.recipes import GroundRecipe
 from vlmkit.shapeworld.streams import curriculum_stream
 from vlmkit.trainer import TrainConfig, Trainer
 torch.manual_seed(0)

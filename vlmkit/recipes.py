@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -55,7 +56,7 @@ class Recipe:
     lora_rank: int = 0  # >0: LoRA adapters on the LM, which is then frozen with the vision encoder
     lora_alpha: float = 32.0
     lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
-    evaluations: int = 0  # held-out evaluations during training (0: only at the end)
+    evaluations: int = 0  # held-out evaluations during training, the last at the end (0: only there)
     eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12}
@@ -68,7 +69,13 @@ class Recipe:
             "vision_lr_scale": self.vision_lr_scale, "lm_lr_scale": self.lm_lr_scale,
             "mixed_precision": self.mixed_precision, "gradient_checkpointing": self.gradient_checkpointing,
             "lora_rank": self.lora_rank, "lora_alpha": self.lora_alpha, "lora_targets": self.lora_targets,
-            "eval_every": max(self.steps // self.evaluations, 1) if self.evaluations else 0, **overrides})
+            "eval_every": self.eval_every(), **overrides})
+
+    def eval_every(self) -> int:
+        """Steps between held-out evaluations, rounded up so that there are at most
+        ``evaluations``, the last at the end (9500 steps, 8 evaluations: every 1188 steps;
+        every 1187 added a ninth, four steps before the final one). 0: only at the end."""
+        return math.ceil(self.steps / self.evaluations) if self.evaluations else 0
 
     def smoke(self) -> "Recipe":
         """The same recipe at CI sizes: every cell runs in seconds."""
