@@ -269,7 +269,6 @@ import os
 import sys
 import torch
 from vlmkit.profiles import new_model
-from vlmkit.recipes import GroundRecipe
 from vlmkit.shapeworld.streams import curriculum_stream
 from vlmkit.trainer import TrainConfig, Trainer
 torch.manual_seed(0)
