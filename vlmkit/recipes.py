@@ -164,7 +164,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         "01_captioning": CaptionRecipe(steps=400, lr=5e-4, eval_size=100),
         "02_grounding": GroundRecipe(steps=9500, lr=5e-4, evaluations=8, eval_size=300, attribute_pair_steps=1500,
                                      first_token_steps=1000, examples_per_scene=2, scenes=32000),
-        "03_segmentation": SegmentRecipe(steps=4000, lr=1e-3, evaluations=4, eval_size=200, scenes=32000),
+        "03_segmentation": SegmentRecipe(steps=5000, lr=1e-3, evaluations=4, eval_size=200, scenes=32000),
         "04_combined": CombinedRecipe(steps=1800, lr=5e-4, warmup_steps=100, eval_size=150),
     },
     "full": {
