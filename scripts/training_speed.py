@@ -204,7 +204,11 @@ def time_precision(args, stream) -> None:
 def time_compile(args, stream) -> None:
     """The eager model against ``torch.compile`` of it, from the same weights on the same batches
     (several sequence lengths, as dynamic padding gives), in alternating rounds after the compiled
-    model's warm-up, which includes compiling. Why it is not in the Trainer: docs/experiments.md#step-profile."""
+    model's warm-up, which includes compiling. Why it is not in the Trainer: docs/experiments.md#step-profile.
+    In bf16 autocast where the CPU has bf16 instructions, else in fp32: torch 2.13's dynamo cannot
+    run the model under :class:`vlmkit.bf16_rounding.BF16Rounding` (a ``TorchFunctionMode``; its
+    resumed frames are called with wrong arguments, ``TypeError: to() received ... (torch.Size)``)."""
+    precision = "bf16" if cpu_has_bf16() else "no"
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
     eager, compiled = copy.deepcopy(start), copy.deepcopy(start)
@@ -216,16 +220,17 @@ def time_compile(args, stream) -> None:
     # torch 2.13's AOTAutograd cache, once warm from an earlier run, replays this model's graphs
     # with garbage shapes ("invalid shape dimension -6557..."): compile afresh every run
     with torch._functorch.config.patch(enable_autograd_cache=False):
-        step_ms(models["compiled"], batches, warmup, optimizers["compiled"])
+        step_ms(models["compiled"], batches, warmup, optimizers["compiled"], precision)
     warmup_s = time.perf_counter() - begin
-    step_ms(eager, batches, warmup, optimizers["eager"])
+    step_ms(eager, batches, warmup, optimizers["eager"], precision)
     rounds = {name: [] for name in models}
     for _ in range(args.rounds):
         for name, model in models.items():
-            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name]))
+            rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], precision))
     lengths = sorted({b["input_ids"].shape[1] for b in batches})
+    arithmetic = {"bf16": "bf16 autocast", "no": "fp32 (this CPU has no bf16 instructions)"}[precision]
     print(f"  compiling ({args.compile_backend}) and the first {warmup} steps: {warmup_s:.1f} s "
-          f"(sequence lengths {lengths})")
+          f"(sequence lengths {lengths}; {arithmetic})")
     for name, ms in rounds.items():
         print(f"  {name:<8}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
     print(f"  compiled steps take {np.mean(rounds['compiled']) / np.mean(rounds['eager']):.2f}x the eager time")

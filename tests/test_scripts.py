@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vlmkit.shapeworld.streams import curriculum_stream
+from vlmkit.trainer import cpu_has_bf16
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -141,6 +142,7 @@ def test_the_compile_section_times_eager_against_compiled_and_the_warm_up(capsys
     speed.time_compile(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1, compile_backend="eager"), stream)
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("compiling (eager) and the first 8 steps: ") and "sequence lengths [" in lines[0]
+    assert lines[0].endswith("; bf16 autocast)" if cpu_has_bf16() else "; fp32 (this CPU has no bf16 instructions))")
     assert [line.split(":")[0].strip() for line in lines[1:3]] == ["eager", "compiled"]
     assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[1:3])
     assert lines[3].startswith("  compiled steps take ") and lines[3].endswith("x the eager time")
