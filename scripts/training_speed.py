@@ -228,7 +228,8 @@ def time_compile(args, stream) -> None:
         for name, model in models.items():
             rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], precision))
     lengths = sorted({b["input_ids"].shape[1] for b in batches})
-    arithmetic = {"bf16": "bf16 autocast", "no": "fp32 (this CPU has no bf16 instructions)"}[precision]
+    arithmetic = {trainer_name: name for name, trainer_name in PRECISIONS.items()}[precision]
+    arithmetic += "" if cpu_has_bf16() else " (this CPU has no bf16 instructions)"
     print(f"  compiling ({args.compile_backend}) and the first {warmup} steps: {warmup_s:.1f} s "
           f"(sequence lengths {lengths}; {arithmetic})")
     for name, ms in rounds.items():
