@@ -208,7 +208,8 @@ def time_compile(args, stream) -> None:
     In bf16 autocast where the CPU has bf16 instructions, else in fp32: torch 2.13's dynamo cannot
     run the model under :class:`vlmkit.bf16_rounding.BF16Rounding` (a ``TorchFunctionMode``; its
     resumed frames are called with wrong arguments, ``TypeError: to() received ... (torch.Size)``)."""
-    precision = "bf16" if cpu_has_bf16() else "no"
+    arithmetic = "bf16 autocast" if cpu_has_bf16() else "fp32"
+    precision = PRECISIONS[arithmetic]
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
     eager, compiled = copy.deepcopy(start), copy.deepcopy(start)
@@ -228,10 +229,9 @@ def time_compile(args, stream) -> None:
         for name, model in models.items():
             rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], precision))
     lengths = sorted({b["input_ids"].shape[1] for b in batches})
-    arithmetic = {trainer_name: name for name, trainer_name in PRECISIONS.items()}[precision]
-    arithmetic += "" if cpu_has_bf16() else " (this CPU has no bf16 instructions)"
+    why = "" if precision == "bf16" else " (this CPU has no bf16 instructions)"
     print(f"  compiling ({args.compile_backend}) and the first {warmup} steps: {warmup_s:.1f} s "
-          f"(sequence lengths {lengths}; {arithmetic})")
+          f"(sequence lengths {lengths}; {arithmetic}{why})")
     for name, ms in rounds.items():
         print(f"  {name:<8}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
     print(f"  compiled steps take {np.mean(rounds['compiled']) / np.mean(rounds['eager']):.2f}x the eager time")
