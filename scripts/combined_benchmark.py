@@ -46,7 +46,7 @@ def main() -> None:
     model = load_model(args.start)
     rows = {task: profile.evaluation_rows(task, "val", count=recipe.eval_size) for task in recipe.task_weights}
     start = {task: evaluate_task(model, task, task_rows, progress=False) for task, task_rows in rows.items()}
-    stream = profile.mixture_stream(recipe.task_weights, model.codec, seed=args.seed)
+    stream = profile.mixture_stream(recipe.task_weights, model.codec, seed=args.seed, scenes=recipe.scenes)
     trainer = Trainer(model, stream, recipe.train_config(progress=False, seed=args.seed))
     trainer.train()
     after = {task: evaluate_task(model, task, task_rows, progress=False) for task, task_rows in rows.items()}

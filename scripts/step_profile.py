@@ -5,6 +5,7 @@ top operators.
 
     python scripts/step_profile.py                      # 02_grounding, 20 steps after 5 warm-up
     python scripts/step_profile.py --stage 03_segmentation
+    python scripts/step_profile.py --stage 04_combined   # the task mixture
     python scripts/step_profile.py --scenes 0            # every scene drawn new (before reuse)
 
 With a recipe that reuses its scenes (``scenes`` > 0) the profiled steps are those of an epoch
@@ -25,7 +26,7 @@ from vlmkit.profiles import load_profile
 from vlmkit.stages import stage_tasks
 from vlmkit.trainer import Trainer
 
-STAGES = ("02_grounding", "03_segmentation")
+STAGES = ("02_grounding", "03_segmentation", "04_combined")
 PARTS = ("examples: ShapeWorld scenes drawn", "batch: tokens and pixel tensors", "model forward (loss)")
 
 
@@ -47,8 +48,9 @@ def main() -> None:
     model = profile_.new_model()
     # past the curriculum's first stages: the 2-4 object scenes most steps train on
     start = getattr(recipe, "attribute_pair_steps", 0) + int(getattr(recipe, "single_object_fraction", 0) * recipe.steps)
-    (task,) = stage_tasks(args.stage, recipe)
-    stream = profile_.training_stream(task, model.codec, recipe)
+    tasks = stage_tasks(args.stage, recipe)
+    stream = profile_.mixture_stream(recipe.task_weights, model.codec, scenes=recipe.scenes) if len(tasks) > 1 \
+        else profile_.training_stream(tasks[0], model.codec, recipe)
     config = dataclasses.replace(recipe.train_config(progress=False, first_token_steps=0), eval_every=0,
                                  save_every=0)
     trainer = Trainer(model, stream, config)
@@ -72,7 +74,7 @@ def main() -> None:
         trainer.train(until_step=start + args.warmup + args.steps)
     events = {e.key: e for e in prof.key_averages()}
     total = sum(e.self_cpu_time_total for e in events.values())
-    print(f"{args.stage} ({task}): {args.steps} steps of batch {recipe.batch_size}, {args.threads} threads, "
+    print(f"{args.stage} ({', '.join(tasks)}): {args.steps} steps of batch {recipe.batch_size}, {args.threads} threads, "
           f"{f'{recipe.scenes} scenes reused' if recipe.scenes else 'every scene new'}; "
           f"{trainer.train_seconds / (args.warmup + args.steps):.3f} s a step on average (warm-up included)\n")
     for name in PARTS:

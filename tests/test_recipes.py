@@ -77,10 +77,11 @@ def test_overrides_are_checked_against_the_fields():
     assert isinstance(recipe, CombinedRecipe) and recipe.steps == 50 and recipe.task_weights == {"ground": 1.0}
     with pytest.raises(ValueError, match=r"CombinedRecipe has no field \['stpes'\]"):
         recipe_for("04_combined", "tiny", stpes=50)
-    # scenes are reused only where a stage asks about objects of ShapeWorld scenes; the mixture draws new ones
-    with pytest.raises(ValueError, match=r"CombinedRecipe has no field \['scenes'\]"):
-        recipe_for("04_combined", "tiny", scenes=1000)
+    # scenes are reused from notebook 02 on; notebook 01's short captioning run draws new ones
+    with pytest.raises(ValueError, match=r"CaptionRecipe has no field \['scenes'\]"):
+        recipe_for("01_captioning", "tiny", scenes=1000)
     assert recipe_for("03_segmentation", "tiny", scenes=1000).scenes == 1000
+    assert recipe_for("04_combined", "tiny", scenes=1000).scenes == 1000
     with pytest.raises(ValueError, match="GroundRecipe: steps='many' is not int"):
         recipe_for("02_grounding", "tiny", steps="many")
     with pytest.raises(ValueError, match="steps=True is not int"):

@@ -168,6 +168,8 @@ def test_full_profile_data_entry_points_read_the_documented_layout(refer_tree, t
     example = full.training_stream("ground", codec)[0]
     assert example.prompt == "locate: man in red" or example.prompt == "locate: left guy"
     assert full.training_stream("caption", codec)[3].answer == "a grey picture"
+    mixed = full.mixture_stream({"caption": 1.0, "ground": 1.0}, codec, scenes=2)  # stored data: no scenes to reuse
+    assert {mixed[i].task for i in range(20)} == {"caption", "ground"}
     (row,) = full.evaluation_rows("ground", "testA")
     assert row["expressions"] == ["brown dog"]
 

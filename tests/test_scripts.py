@@ -225,3 +225,15 @@ def test_the_combined_benchmark_scores_every_task_before_and_after_the_mixture(t
                                      "locate_segment (p@0.5)", "locate_segment (box_acc@0.5)", "point (inside)",
                                      "describe (cider)"}
     assert "2 steps in" in capsys.readouterr().out
+
+
+def test_the_step_profile_splits_a_mixture_step_into_drawing_batch_and_model(monkeypatch, capsys):
+    profile_script = _script("step_profile")
+    monkeypatch.setattr("sys.argv", ["profile", "--stage", "04_combined", "--steps", "2", "--warmup", "1",
+                                     "--rows", "3", "--scenes", "50"])
+    profile_script.main()
+    out = capsys.readouterr().out
+    assert out.startswith("04_combined (caption, ground, locate_segment, point, describe): 2 steps of batch 32")
+    assert "50 scenes reused" in out
+    for part in profile_script.PARTS:
+        assert part in out

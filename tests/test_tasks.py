@@ -161,6 +161,21 @@ def test_task_mixture_follows_its_weights():
     assert 0.6 < tasks.count("ground") / 200 < 0.9
 
 
+def test_a_mixture_with_scenes_reuses_that_many_in_each_task():
+    tiny = load_profile("tiny")
+    weights = {"caption": 1.0, "ground": 1.0}
+    reused, fresh = tiny.mixture_stream(weights, CODEC, scenes=3), tiny.mixture_stream(weights, CODEC)
+    seen = {"caption": set(), "ground": set()}
+    for i in range(60):
+        example = reused[i]
+        seen[example.task].add(example.row["image_id"])
+        assert example.task == fresh[i].task  # the same task at each index; only the scenes differ
+    assert seen == {task: {f"shapeworld/train/{k}" for k in range(3)} for task in seen}
+    assert len({fresh[i].row["image_id"] for i in range(60)}) > 20
+    grounding = [reused[i] for i in range(60) if reused[i].task == "ground"]
+    assert len({e.prompt for e in grounding}) > 3  # the same scenes asked in other words and about other objects
+
+
 def test_epoch_shuffled_visits_every_row_once_per_epoch_in_a_new_order():
     from vlmkit.data import epoch_shuffled
 

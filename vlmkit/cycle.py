@@ -78,7 +78,7 @@ def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, desc
     for arm in arms:
         candidate = MiniVLM(model.config, model.tokenizer)
         candidate.load_state_dict(model.state_dict())
-        stream = profile.mixture_stream(recipe.task_weights, candidate.codec, seed=1)
+        stream = profile.mixture_stream(recipe.task_weights, candidate.codec, seed=1, scenes=recipe.scenes)
         if arm == "with the cycle":
             kept = [RowStream(epoch_shuffled(harvest.rows, seed), task, candidate.codec, len(stream), seed=seed)
                     for seed, task in enumerate(("ground", "describe"))]

@@ -93,8 +93,9 @@ class Profile:
         return recipe_for(stage, self.name, smoke=smoke_mode(), **overrides)
 
     def training_stream(self, task: str, codec: Codec, recipe: Recipe | None = None, seed: int = 0,
-                        single_object_examples: int | None = None) -> Stream:
-        """Training examples of ``task`` shaped by ``recipe`` (curricula where the data has them)."""
+                        single_object_examples: int | None = None, scenes: int | None = None) -> Stream:
+        """Training examples of ``task`` shaped by ``recipe`` (curricula where the data has them).
+        ``scenes``: distinct generated scenes reused in turn (default: the recipe's, else none)."""
         raise NotImplementedError
 
     def evaluation_rows(self, task: str, split: str = "val", count: int = 300,
@@ -102,9 +103,10 @@ class Profile:
         """The first ``count`` held-out rows of ``split``."""
         raise NotImplementedError
 
-    def mixture_stream(self, weights: dict[str, float], codec: Codec, seed: int = 0) -> Stream:
-        """Examples of several tasks, task ``t`` drawn with probability proportional to ``weights[t]``."""
-        streams = [self.training_stream(task, codec, seed=seed + k) for k, task in enumerate(weights)]
+    def mixture_stream(self, weights: dict[str, float], codec: Codec, seed: int = 0, scenes: int = 0) -> Stream:
+        """Examples of several tasks, task ``t`` drawn with probability proportional to ``weights[t]``.
+        With ``scenes`` > 0 each task's stream reuses that many distinct generated scenes."""
+        streams = [self.training_stream(task, codec, seed=seed + k, scenes=scenes) for k, task in enumerate(weights)]
         return MixtureStream(streams, list(weights.values()), seed=seed)
 
     def resolver_world(self) -> ShapeWorld | None:
@@ -122,14 +124,16 @@ class TinyProfile(Profile):
         return tiny_tokenizer(config.codec_bins)
 
     def training_stream(self, task: str, codec: Codec, recipe: Recipe | None = None, seed: int = 0,
-                        single_object_examples: int | None = None) -> Stream:
+                        single_object_examples: int | None = None, scenes: int | None = None) -> Stream:
         """ShapeWorld. Grounding and segmentation follow the recipe's curriculum
         (:func:`vlmkit.shapeworld.streams.curriculum_stream`): one-object scenes first for a
         segmentation recipe's ``single_object_fraction`` of its examples (or
         ``single_object_examples``), then, for a grounding recipe, its attribute pairs, then
         2-4 object scenes, ``examples_per_scene`` questions about different objects of each."""
+        if scenes is None:
+            scenes = recipe.scenes if isinstance(recipe, ObjectRecipe) else 0
         if task not in OBJECT_TASKS:
-            return shapeworld_stream(task, codec, ShapeWorld(seed=seed), seed=seed)
+            return shapeworld_stream(task, codec, ShapeWorld(seed=seed), seed=seed, scenes=scenes)
         singles = single_object_examples
         if singles is None:
             singles = int(recipe.single_object_fraction * recipe.steps * recipe.batch_size) \
@@ -139,7 +143,7 @@ class TinyProfile(Profile):
         return curriculum_stream(task, codec, multi_object_world(seed), singles, seed,
                                  ground.attribute_pair_steps * ground.batch_size if ground else 0,
                                  ground.examples_per_scene if ground else 1, max_vertices=vertices,
-                                 scenes=recipe.scenes if isinstance(recipe, ObjectRecipe) else 0)
+                                 scenes=scenes)
 
     def evaluation_rows(self, task: str, split: str = "val", count: int = 300,
                         max_objects: int | None = None) -> list[dict]:
@@ -169,9 +173,10 @@ class FullProfile(Profile):
         return load_pretrained_tokenizer(config.lm_pretrained, codec)
 
     def training_stream(self, task: str, codec: Codec, recipe: Recipe | None = None, seed: int = 0,
-                        single_object_examples: int | None = None) -> Stream:
+                        single_object_examples: int | None = None, scenes: int | None = None) -> Stream:
         """The real train split, every row once per epoch in a reshuffled order. Real data has
-        no ShapeWorld curriculum: the recipe's curriculum fields do not apply."""
+        no ShapeWorld curriculum and is finite already: the recipe's curriculum fields and
+        ``scenes`` do not apply."""
         return RowStream(epoch_shuffled(full_rows(data_root(), task, "train"), seed), task, codec, ENDLESS,
                          seed=seed)
 

@@ -162,7 +162,7 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
     else:
         model = profile.new_model()
     tasks = stage_tasks(stage, recipe)
-    stream = profile.mixture_stream(recipe.task_weights, model.codec) if len(tasks) > 1 else \
+    stream = profile.mixture_stream(recipe.task_weights, model.codec, scenes=recipe.scenes) if len(tasks) > 1 else \
         profile.training_stream(tasks[0], model.codec, recipe)
     probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
     trainer = stage_trainer(stage, model, stream, recipe, evaluate=lambda m: {

@@ -26,11 +26,15 @@ ALL_ATTRIBUTE_EXPRESSIONS = 8  # an object has at most 8 noun phrases (size? col
 
 
 def shapeworld_stream(task: str, codec: Codec, world: ShapeWorld | None = None, split: str = "train",
-                      seed: int = 0, examples_per_scene: int = 1) -> RowStream:
+                      seed: int = 0, examples_per_scene: int = 1, scenes: int = 0) -> RowStream:
     """Endless examples of ``task`` from ``world``'s ``split``: scene ``i // examples_per_scene``
-    for example ``i``, each example of a scene about a different object while there are enough."""
+    for example ``i``, each example of a scene about a different object while there are enough.
+    With ``scenes`` > 0 only that many distinct scenes, reused in turn (:func:`reused_scenes`)."""
     world = world or ShapeWorld()
-    return RowStream(lambda i: world.rows(split, i), task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene)
+    rows_at = functools.partial(world.rows, split)
+    if scenes > 0:
+        rows_at = reused_scenes(rows_at, scenes, seed)
+    return RowStream(rows_at, task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene)
 
 
 def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, single_object_examples: int = 0,
