@@ -155,7 +155,7 @@ class CombinedRecipe(Recipe):
     cycle_share: float = 0.25
     # ShapeWorld: the distinct training scenes each task of the mixture draws once and reuses in
     # turn (vlmkit.shapeworld.streams.reused_scenes); 0 draws a new scene for every example.
-    # 4000 made a step 0.30 s instead of 0.40 but kept 0.007 less outline on both seeds
+    # 4000 made a step 0.30 s instead of 0.40 but kept 0.005-0.009 less outline on the two seeds
     # measured (docs/experiments.md#combined-recipe), so the tiny recipe draws new scenes
     scenes: int = 0
 
