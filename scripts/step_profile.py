@@ -23,7 +23,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from vlmkit.profiles import load_profile
-from vlmkit.stages import stage_tasks
+from vlmkit.stages import stage_stream, stage_tasks
 from vlmkit.trainer import Trainer
 
 STAGES = ("02_grounding", "03_segmentation", "04_combined")
@@ -49,8 +49,7 @@ def main() -> None:
     # past the curriculum's first stages: the 2-4 object scenes most steps train on
     start = getattr(recipe, "attribute_pair_steps", 0) + int(getattr(recipe, "single_object_fraction", 0) * recipe.steps)
     tasks = stage_tasks(args.stage, recipe)
-    stream = profile_.mixture_stream(recipe.task_weights, model.codec, scenes=recipe.scenes) if len(tasks) > 1 \
-        else profile_.training_stream(tasks[0], model.codec, recipe)
+    stream = stage_stream(args.stage, profile_, recipe, model.codec)
     config = dataclasses.replace(recipe.train_config(progress=False, first_token_steps=0), eval_every=0,
                                  save_every=0)
     trainer = Trainer(model, stream, config)

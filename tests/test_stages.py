@@ -7,7 +7,7 @@ import torch
 from vlmkit.profiles import load_profile
 from vlmkit.recipes import recipe_for
 from vlmkit.shapeworld import ShapeWorld
-from vlmkit.stages import compare_outline_answers, stage_tasks
+from vlmkit.stages import compare_outline_answers, stage_stream, stage_tasks
 
 
 def test_stage_tasks_follow_the_recipe():
@@ -16,6 +16,17 @@ def test_stage_tasks_follow_the_recipe():
     assert stage_tasks("03_segmentation", recipe_for("03_segmentation", "tiny", task="segment")) == ["segment"]
     assert stage_tasks("04_combined", recipe_for("04_combined", "tiny")) == [
         "caption", "ground", "locate_segment", "point", "describe"]
+
+
+def test_stage_stream_is_one_task_or_the_recipes_mixture_with_its_scenes(micro_model):
+    tiny, codec = load_profile("tiny"), micro_model.codec
+    grounding = stage_stream("02_grounding", tiny, recipe_for("02_grounding", "tiny"), codec)
+    assert {grounding[i].task for i in range(10)} == {"ground"}
+    mixture = stage_stream("04_combined", tiny, recipe_for("04_combined", "tiny", scenes=2), codec)
+    examples = [mixture[i] for i in range(200)]
+    assert {e.task for e in examples} == set(recipe_for("04_combined", "tiny").task_weights)
+    for task in ("caption", "point"):  # two scenes reused in each task's stream
+        assert len({e.row["image_id"] for e in examples if e.task == task}) == 2
 
 
 def test_a_segment_recipe_refuses_a_task_without_an_outline():

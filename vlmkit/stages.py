@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Callable
 
 from .checkpoint import CheckpointError, load_model, save_checkpoint
+from .codecs import Codec
 from .evaluate import evaluate_box_head, evaluate_grounding, evaluate_segmentation, evaluate_task
 from .model import MiniVLM
 from .profiles import Profile, checkpoint_root, load_profile
 from .recipes import STAGES, CombinedRecipe, GroundRecipe, Recipe, SegmentRecipe
+from .tasks import Stream
 from .trainer import Trainer
 
 RESULTS_FILE = "results.json"
@@ -144,6 +146,15 @@ def stage_tasks(stage: str, recipe: Recipe) -> list[str]:
     return [{"01_captioning": "caption", "02_grounding": "ground"}[stage]]
 
 
+def stage_stream(stage: str, profile: Profile, recipe: Recipe, codec: Codec) -> Stream:
+    """The training examples ``stage`` trains on with ``recipe``: its one task's stream, or for
+    notebook 04 the mixture of its tasks, each reusing ``recipe.scenes`` scenes."""
+    tasks = stage_tasks(stage, recipe)
+    if len(tasks) > 1:
+        return profile.mixture_stream(recipe.task_weights, codec, scenes=recipe.scenes)
+    return profile.training_stream(tasks[0], codec, recipe)
+
+
 PREVIOUS_STAGE = {"02_grounding": "01_captioning", "03_segmentation": "02_grounding", "04_combined": "03_segmentation"}
 
 
@@ -162,8 +173,7 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
     else:
         model = profile.new_model()
     tasks = stage_tasks(stage, recipe)
-    stream = profile.mixture_stream(recipe.task_weights, model.codec, scenes=recipe.scenes) if len(tasks) > 1 else \
-        profile.training_stream(tasks[0], model.codec, recipe)
+    stream = stage_stream(stage, profile, recipe, model.codec)
     probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
     trainer = stage_trainer(stage, model, stream, recipe, evaluate=lambda m: {
         f"{task}/{k}" if len(tasks) > 1 else k: v for task in tasks
