@@ -22,6 +22,7 @@ from vlmkit.checkpoint import load_model
 from vlmkit.evaluate import evaluate_task
 from vlmkit.profiles import load_profile
 from vlmkit.recipes import parse_assignments
+from vlmkit.stages import stage_stream
 from vlmkit.trainer import Trainer
 
 SHOWN = {"caption": ["cider"], "ground": ["acc@0.5"], "locate_segment": ["miou", "p@0.5", "box_acc@0.5"],
@@ -46,7 +47,7 @@ def main() -> None:
     model = load_model(args.start)
     rows = {task: profile.evaluation_rows(task, "val", count=recipe.eval_size) for task in recipe.task_weights}
     start = {task: evaluate_task(model, task, task_rows, progress=False) for task, task_rows in rows.items()}
-    stream = profile.mixture_stream(recipe.task_weights, model.codec, seed=args.seed, scenes=recipe.scenes)
+    stream = stage_stream("04_combined", profile, recipe, model.codec, seed=args.seed)
     trainer = Trainer(model, stream, recipe.train_config(progress=False, seed=args.seed))
     trainer.train()
     after = {task: evaluate_task(model, task, task_rows, progress=False) for task, task_rows in rows.items()}

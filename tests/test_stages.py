@@ -27,6 +27,14 @@ def test_stage_stream_is_one_task_or_the_recipes_mixture_with_its_scenes(micro_m
     assert {e.task for e in examples} == set(recipe_for("04_combined", "tiny").task_weights)
     for task in ("caption", "point"):  # two scenes reused in each task's stream
         assert len({e.row["image_id"] for e in examples if e.task == task}) == 2
+    # another seed (the benchmarks, the cycle's arms): the profile's mixture of that seed
+    recipe = recipe_for("04_combined", "tiny")
+    seeded = stage_stream("04_combined", tiny, recipe, codec, seed=1)
+    expected = tiny.mixture_stream(recipe.task_weights, codec, seed=1)
+    assert [(seeded[i].prompt, seeded[i].answer) for i in range(20)] == \
+        [(expected[i].prompt, expected[i].answer) for i in range(20)]
+    assert [seeded[i].prompt for i in range(20)] != [stage_stream("04_combined", tiny, recipe, codec)[i].prompt
+                                                     for i in range(20)]
 
 
 def test_a_segment_recipe_refuses_a_task_without_an_outline():

@@ -19,6 +19,7 @@ from .evaluate import cycle_consistency, evaluate_description, evaluate_groundin
 from .model import MiniVLM
 from .profiles import Profile
 from .recipes import CombinedRecipe
+from .stages import stage_stream
 from .tasks import MixtureStream, RowStream
 from .trainer import Trainer
 
@@ -78,7 +79,7 @@ def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, desc
     for arm in arms:
         candidate = MiniVLM(model.config, model.tokenizer)
         candidate.load_state_dict(model.state_dict())
-        stream = profile.mixture_stream(recipe.task_weights, candidate.codec, seed=1, scenes=recipe.scenes)
+        stream = stage_stream("04_combined", profile, recipe, candidate.codec, seed=1)
         if arm == "with the cycle":
             kept = [RowStream(epoch_shuffled(harvest.rows, seed), task, candidate.codec, len(stream), seed=seed)
                     for seed, task in enumerate(("ground", "describe"))]

@@ -146,13 +146,14 @@ def stage_tasks(stage: str, recipe: Recipe) -> list[str]:
     return [{"01_captioning": "caption", "02_grounding": "ground"}[stage]]
 
 
-def stage_stream(stage: str, profile: Profile, recipe: Recipe, codec: Codec) -> Stream:
+def stage_stream(stage: str, profile: Profile, recipe: Recipe, codec: Codec, seed: int = 0) -> Stream:
     """The training examples ``stage`` trains on with ``recipe``: its one task's stream, or for
-    notebook 04 the mixture of its tasks, each reusing ``recipe.scenes`` scenes."""
+    notebook 04 the mixture of its tasks, each reusing ``recipe.scenes`` scenes. The notebooks
+    train on seed 0; the benchmarks and the cycle's arms draw other seeds of the same stream."""
     tasks = stage_tasks(stage, recipe)
     if len(tasks) > 1:
-        return profile.mixture_stream(recipe.task_weights, codec, scenes=recipe.scenes)
-    return profile.training_stream(tasks[0], codec, recipe)
+        return profile.mixture_stream(recipe.task_weights, codec, seed=seed, scenes=recipe.scenes)
+    return profile.training_stream(tasks[0], codec, recipe, seed=seed)
 
 
 PREVIOUS_STAGE = {"02_grounding": "01_captioning", "03_segmentation": "02_grounding", "04_combined": "03_segmentation"}
