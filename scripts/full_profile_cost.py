@@ -25,13 +25,13 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vlmkit.coco import CocoInstances, sample_folder
-from vlmkit.data import epoch_shuffled
-from vlmkit.processor import Processor
-from vlmkit.profiles import load_profile
-from vlmkit.recipes import recipe_for
-from vlmkit.tasks import RowStream
-from vlmkit.trainer import TrainConfig, Trainer
+from vlmkit.data.coco import CocoInstances, sample_folder
+from vlmkit.data.sources import epoch_shuffled
+from vlmkit.text.processor import Processor
+from vlmkit.train.profiles import load_profile
+from vlmkit.train.recipes import recipe_for
+from vlmkit.text.tasks import RowStream
+from vlmkit.train.trainer import TrainConfig, Trainer
 
 # Peak dense throughput (TFLOP/s) of each GPU at the precision vlmkit's "auto" picks there,
 # and the share of it a small model's training reaches (model FLOPs utilisation, MFU):

@@ -25,16 +25,16 @@ from dataclasses import asdict
 
 import torch
 
-from vlmkit.checkpoint import load_checkpoint, load_model
-from vlmkit.coco import CocoInstances, sample_folder
-from vlmkit.data import epoch_shuffled
-from vlmkit.evaluate import evaluate_grounding
-from vlmkit.processor import Processor
-from vlmkit.profiles import load_profile
-from vlmkit.recipes import parse_assignments, recipe_for
-from vlmkit.refcoco import load_refcoco_hub
-from vlmkit.tasks import RowStream
-from vlmkit.trainer import Trainer
+from vlmkit.storage.checkpoint import load_checkpoint, load_model
+from vlmkit.data.coco import CocoInstances, sample_folder
+from vlmkit.data.sources import epoch_shuffled
+from vlmkit.evaluation.evaluate import evaluate_grounding
+from vlmkit.text.processor import Processor
+from vlmkit.train.profiles import load_profile
+from vlmkit.train.recipes import parse_assignments, recipe_for
+from vlmkit.data.refcoco import load_refcoco_hub
+from vlmkit.text.tasks import RowStream
+from vlmkit.train.trainer import Trainer
 
 
 def peak_memory_gb(device: torch.device) -> float:
@@ -50,7 +50,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="more grounding recipe fields (vlmkit.recipes.GroundRecipe), e.g. lora_rank=16")
+                   help="more grounding recipe fields (vlmkit.train.recipes.GroundRecipe), e.g. lora_rank=16")
     p.add_argument("--refcoco", help="jxu124/refcoco parquet folder (default: the packaged COCO sample)")
     p.add_argument("--images", help="COCO train2014 folder, with --refcoco")
     p.add_argument("--train-rows", type=int, default=2000)

@@ -29,7 +29,7 @@ def fresh_accelerator_state():
 @pytest.fixture(scope="session")
 def coco_sample_dir() -> Path:
     """The real COCO val2017 sample that ships inside vlmkit (never skipped: it is package data)."""
-    from vlmkit.coco import sample_folder
+    from vlmkit.data.coco import sample_folder
 
     return sample_folder()
 
@@ -42,7 +42,7 @@ def micro_model():
     """A MiniVLM small enough to train a few steps in a second (tiny profile, random weights)."""
     import torch
 
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     torch.manual_seed(0)
     return new_model("tiny", **MICRO)
@@ -50,6 +50,6 @@ def micro_model():
 
 @pytest.fixture
 def ground_stream(micro_model):
-    from vlmkit.shapeworld.streams import shapeworld_stream
+    from vlmkit.train.streams import shapeworld_stream
 
     return shapeworld_stream("ground", micro_model.codec)

@@ -1,10 +1,10 @@
-"""Attention maps from an answer token back to the image (vlmkit.attention)."""
+"""Attention maps from an answer token back to the image (vlmkit.evaluation.attention)."""
 
 import numpy as np
 import pytest
 
-from vlmkit.attention import answer_attention
-from vlmkit.shapeworld.streams import shapeworld_stream
+from vlmkit.evaluation.attention import answer_attention
+from vlmkit.train.streams import shapeworld_stream
 
 
 def test_attention_rows_have_the_right_shape_and_sum_to_one(micro_model):
@@ -39,7 +39,7 @@ def test_the_model_is_left_as_it_was(micro_model):
 def test_attention_overlay_draws_the_map_over_the_image(micro_model):
     import matplotlib.pyplot as plt
 
-    from vlmkit.viz import attention_overlay
+    from vlmkit.evaluation.viz import attention_overlay
 
     example = shapeworld_stream("ground", micro_model.codec)[0]
     heat = answer_attention(micro_model, example, example.answer).mean_map()
@@ -52,7 +52,7 @@ def test_attention_overlay_draws_the_map_over_the_image(micro_model):
 
 
 def test_share_on_box_counts_the_cells_whose_centres_are_inside():
-    from vlmkit.attention import share_on_box
+    from vlmkit.evaluation.attention import share_on_box
 
     heat = np.zeros((4, 4))
     heat[0, 0], heat[3, 3] = 3.0, 1.0  # cells of 16 px on a 64 px image: centres at 8, 24, 40, 56
@@ -63,9 +63,9 @@ def test_share_on_box_counts_the_cells_whose_centres_are_inside():
 
 
 def test_mean_share_on_true_box_averages_the_chosen_queries(micro_model):
-    from vlmkit.attention import mean_share_on_true_box
-    from vlmkit.evaluate import evaluate_grounding
-    from vlmkit.profiles import load_profile
+    from vlmkit.evaluation.attention import mean_share_on_true_box
+    from vlmkit.evaluation.evaluate import evaluate_grounding
+    from vlmkit.train.profiles import load_profile
 
     rows = load_profile("tiny", announce=False).evaluation_rows("ground", "val", count=3)
     scored = evaluate_grounding(micro_model, rows, progress=False)

@@ -3,10 +3,10 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from vlmkit.bf16_rounding import BF16Rounding, round_to_bf16
-from vlmkit.processor import Processor
-from vlmkit.profiles import new_model
-from vlmkit.shapeworld.streams import multi_object_world, shapeworld_stream
+from vlmkit.train.bf16_rounding import BF16Rounding, round_to_bf16
+from vlmkit.text.processor import Processor
+from vlmkit.train.profiles import new_model
+from vlmkit.train.streams import multi_object_world, shapeworld_stream
 
 
 def _is_bf16_exact(x: torch.Tensor) -> bool:

@@ -5,13 +5,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from vlmkit.checkpoint import load_model, save_checkpoint
-from vlmkit.evaluate import evaluate_box_head
+from vlmkit.storage.checkpoint import load_model, save_checkpoint
+from vlmkit.evaluation.evaluate import evaluate_box_head
 from vlmkit.model.box_head import BoxHead, box_regression_loss
-from vlmkit.processor import Processor
-from vlmkit.profiles import new_model
-from vlmkit.shapeworld.streams import curriculum_stream
-from vlmkit.trainer import TrainConfig, Trainer
+from vlmkit.text.processor import Processor
+from vlmkit.train.profiles import new_model
+from vlmkit.train.streams import curriculum_stream
+from vlmkit.train.trainer import TrainConfig, Trainer
 from tests.conftest import MICRO
 
 CONFIG = TrainConfig(steps=80, batch_size=16, lr=5e-3, warmup_steps=0, progress=False, mixed_precision="no",

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vlmkit.boxes import box_iou, normalize_corners, xywh_to_xyxy, xyxy_to_xywh
+from vlmkit.core.boxes import box_iou, normalize_corners, xywh_to_xyxy, xyxy_to_xywh
 
 
 def test_coco_xywh_round_trip():
@@ -30,7 +30,7 @@ def test_iou_losses_against_hand_computed_boxes():
     still tell near from far."""
     import torch
 
-    from vlmkit.boxes import iou_losses
+    from vlmkit.core.boxes import iou_losses
 
     pred = torch.tensor([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [1.0, 1.0, 3.0, 3.0]])
     target = torch.tensor([[1.0, 0.0, 3.0, 2.0], [2.0, 0.0, 3.0, 1.0], [4.0, 0.0, 5.0, 1.0], [1.0, 1.0, 3.0, 3.0]])

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from vlmkit import checkpoint
-from vlmkit.checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_model, load_training_state,
+from vlmkit.storage.checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_model, load_training_state,
                                save_checkpoint)
-from vlmkit.processor import Processor
+from vlmkit.text.processor import Processor
 
 
 def _logits(model, stream):
@@ -147,7 +147,7 @@ def test_orphaned_temporary_directories_are_cleaned_and_permissions_follow_the_u
 
 def _save_in_process(directory: str, seed: int, done) -> None:
     from tests.conftest import MICRO
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     torch.manual_seed(seed)
     model = new_model("tiny", **MICRO)

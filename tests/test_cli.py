@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlmkit.checkpoint import load_model, save_checkpoint
+from vlmkit.storage.checkpoint import load_model, save_checkpoint
 from vlmkit.cli import main
 
 COMMANDS = ("demo", "train", "ground", "segment", "eval")

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlmkit.coco import CocoInstances, load_caption_rows
-from vlmkit.polygons import PolygonError
-from vlmkit.evaluate import evaluate_grounding
-from vlmkit.images import ImageError, load_image
-from vlmkit.schema import RecordError, check_row
-from vlmkit.tasks import RowStream
-from vlmkit.trainer import TrainConfig, Trainer
+from vlmkit.data.coco import CocoInstances, load_caption_rows
+from vlmkit.core.polygons import PolygonError
+from vlmkit.evaluation.evaluate import evaluate_grounding
+from vlmkit.data.images import ImageError, load_image
+from vlmkit.data.schema import RecordError, check_row
+from vlmkit.text.tasks import RowStream
+from vlmkit.train.trainer import TrainConfig, Trainer
 
 
 def test_coco_sample_loads_with_category_names(coco_sample_dir):

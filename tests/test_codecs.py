@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vlmkit.codecs import FORMATS, Codec, Parsed, ParseFailure, Quantizer
+from vlmkit.text.codecs import FORMATS, Codec, Parsed, ParseFailure, Quantizer
 
 sizes = st.integers(min_value=8, max_value=2000)
 bins = st.sampled_from([16, 64, 100, 1000])

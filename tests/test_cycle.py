@@ -2,9 +2,9 @@
 
 import numpy as np
 
-import vlmkit.evaluate as evaluate
-from vlmkit.cycle import harvest_descriptions
-from vlmkit.shapeworld import ShapeWorld
+import vlmkit.evaluation.evaluate as evaluate
+from vlmkit.train.cycle import harvest_descriptions
+from vlmkit.data.shapeworld import ShapeWorld
 
 
 def test_the_cycle_keeps_only_descriptions_that_ground_back_and_resolve(micro_model, monkeypatch):
@@ -37,7 +37,7 @@ def test_the_cycle_keeps_only_descriptions_that_ground_back_and_resolve(micro_mo
 
 
 def _recipe(**overrides):
-    from vlmkit.recipes import recipe_for
+    from vlmkit.train.recipes import recipe_for
 
     return recipe_for("04_combined", "tiny", smoke=True, **overrides)
 
@@ -48,8 +48,8 @@ def test_compare_cycle_trains_one_copy_on_the_kept_descriptions_and_leaves_the_s
     passed in is not trained."""
     import torch
 
-    import vlmkit.cycle as cycle
-    from vlmkit.profiles import load_profile
+    import vlmkit.train.cycle as cycle
+    from vlmkit.train.profiles import load_profile
 
     profile = load_profile("tiny", announce=False)
     rows = list(ShapeWorld().dataset("train", 3, progress=False))
@@ -82,8 +82,8 @@ def test_compare_cycle_trains_one_copy_on_the_kept_descriptions_and_leaves_the_s
 
 
 def test_compare_cycle_with_nothing_kept_says_so_and_trains_only_the_run_without(micro_model, monkeypatch, capsys):
-    import vlmkit.cycle as cycle
-    from vlmkit.profiles import load_profile
+    import vlmkit.train.cycle as cycle
+    from vlmkit.train.profiles import load_profile
 
     empty = cycle.CycleHarvest([], ["a"], np.zeros(1), np.zeros(1, bool), np.zeros(1, bool))
     monkeypatch.setattr(cycle, "harvest_descriptions", lambda *a, **k: empty)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from vlmkit.codecs import ParseFailure, Parsed
-from vlmkit.evaluate import Scored, object_hits
-from vlmkit.tasks import Example
+from vlmkit.text.codecs import ParseFailure, Parsed
+from vlmkit.evaluation.evaluate import Scored, object_hits
+from vlmkit.text.tasks import Example
 
 LEFT, RIGHT = [0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]
 A, B, C = LEFT, [20.0, 20.0, 30.0, 30.0], [40.0, 40.0, 50.0, 50.0]
@@ -42,9 +42,9 @@ def test_the_threshold_decides_what_counts_as_on_an_object():
 def test_locate_segment_scores_the_outline_and_the_box(monkeypatch):
     """Answers are scored as parsed: the true located outline scores its outline's IoU and a
     box hit; a box cut short parses to nothing and counts as a miss on both."""
-    import vlmkit.evaluate as evaluate
-    from vlmkit.profiles import new_model
-    from vlmkit.shapeworld import ShapeWorld
+    import vlmkit.evaluation.evaluate as evaluate
+    from vlmkit.train.profiles import new_model
+    from vlmkit.data.shapeworld import ShapeWorld
 
     model = new_model("tiny", vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2)
     rows = [r for r in ShapeWorld().dataset("val", 4, progress=False)]
@@ -68,9 +68,9 @@ def test_pointing_scores_what_the_model_answered(monkeypatch):
     outside; a cut answer does not parse."""
     import numpy as np
 
-    import vlmkit.evaluate as evaluate
-    from vlmkit.profiles import new_model
-    from vlmkit.shapeworld.streams import multi_object_world
+    import vlmkit.evaluation.evaluate as evaluate
+    from vlmkit.train.profiles import new_model
+    from vlmkit.train.streams import multi_object_world
 
     model = new_model("tiny", vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2)
     rows = [r for r in multi_object_world().dataset("val", 3, progress=False)]

@@ -1,16 +1,16 @@
-"""ONNX export: onnxruntime's answers equal PyTorch's (vlmkit.export)."""
+"""ONNX export: onnxruntime's answers equal PyTorch's (vlmkit.inference.export)."""
 
 import pytest
 import torch
 
-from vlmkit.export import OnnxVLM, export_onnx
-from vlmkit.inference import predict
-from vlmkit.shapeworld.streams import shapeworld_stream
+from vlmkit.inference.export import OnnxVLM, export_onnx
+from vlmkit.inference.answers import predict
+from vlmkit.train.streams import shapeworld_stream
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
     from tests.conftest import MICRO
 
     torch.manual_seed(0)
@@ -38,8 +38,8 @@ def test_a_folder_without_an_export_is_named(tmp_path):
 
 
 def test_lora_models_must_be_merged_first(tmp_path):
-    from vlmkit.lora import add_lora
-    from vlmkit.profiles import new_model
+    from vlmkit.model.lora import add_lora
+    from vlmkit.train.profiles import new_model
     from tests.conftest import MICRO
 
     model = new_model("tiny", **MICRO)
@@ -49,7 +49,7 @@ def test_lora_models_must_be_merged_first(tmp_path):
 
 
 def test_the_export_command_writes_graphs_that_answer(exported, tmp_path):
-    from vlmkit.checkpoint import save_checkpoint
+    from vlmkit.storage.checkpoint import save_checkpoint
     from vlmkit.cli import main
 
     model, _ = exported

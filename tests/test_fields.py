@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from vlmkit.fields import type_problems
+from vlmkit.core.fields import type_problems
 
 
 @dataclass

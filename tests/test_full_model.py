@@ -8,8 +8,8 @@ from vlmkit.model import VLMConfig
 from vlmkit.model.config import full_config
 from vlmkit.model.published import PUBLISHED_PARAMETERS
 from vlmkit.model.vision import VisionEncoder
-from vlmkit.profiles import load_profile
-from vlmkit.tokenizer import IMAGE
+from vlmkit.train.profiles import load_profile
+from vlmkit.text.tokenizer import IMAGE
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +62,13 @@ def test_random_init_is_only_ever_explicit():
 def test_the_full_model_trains_generates_and_reloads_on_cpu(full_model, tmp_path):
     """The whole full-profile path on the packaged COCO sample at 224 px: two training steps,
     a constrained answer that parses, evaluation, save, reload with identical logits."""
-    from vlmkit.checkpoint import load_model, save_checkpoint
-    from vlmkit.coco import CocoInstances, sample_folder
-    from vlmkit.data import epoch_shuffled
-    from vlmkit.evaluate import evaluate_grounding
-    from vlmkit.processor import Processor
-    from vlmkit.tasks import RowStream
-    from vlmkit.trainer import TrainConfig, Trainer
+    from vlmkit.storage.checkpoint import load_model, save_checkpoint
+    from vlmkit.data.coco import CocoInstances, sample_folder
+    from vlmkit.data.sources import epoch_shuffled
+    from vlmkit.evaluation.evaluate import evaluate_grounding
+    from vlmkit.text.processor import Processor
+    from vlmkit.text.tasks import RowStream
+    from vlmkit.train.trainer import TrainConfig, Trainer
 
     rows = CocoInstances.from_folder(sample_folder()).referring_rows("val")
     stream = RowStream(epoch_shuffled(rows), "ground", full_model.codec, 10**6)

@@ -1,4 +1,4 @@
-"""Hugging Face conventions (vlmkit.hub), offline: local folders and a local Hub cache."""
+"""Hugging Face conventions (vlmkit.storage.hub), offline: local folders and a local Hub cache."""
 
 import shutil
 from pathlib import Path
@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from vlmkit import MiniVLM, load_model
-from vlmkit.checkpoint import MANIFEST_FILE
-from vlmkit.hub import card_metrics, is_hub_id, model_card
-from vlmkit.processor import Processor
-from vlmkit.profiles import new_model
-from vlmkit.recipes import recipe_for
-from vlmkit.shapeworld.streams import shapeworld_stream
+from vlmkit.storage.checkpoint import MANIFEST_FILE
+from vlmkit.storage.hub import card_metrics, from_pretrained, is_hub_id, model_card, push_to_hub, save_pretrained
+from vlmkit.text.processor import Processor
+from vlmkit.train.profiles import new_model
+from vlmkit.train.recipes import recipe_for
+from vlmkit.train.streams import shapeworld_stream
 
 MICRO = dict(vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2, vit_conv_stem=8)
 
@@ -31,10 +31,10 @@ def _logits(model):
 
 
 def test_from_pretrained_of_save_pretrained_gives_identical_logits(model, tmp_path):
-    model.save_pretrained(tmp_path / "m", metrics={"acc@0.5": 0.9})
+    save_pretrained(model, tmp_path / "m", metrics={"acc@0.5": 0.9})
     assert (tmp_path / "m" / "README.md").is_file() and (tmp_path / "m" / MANIFEST_FILE).is_file()
-    assert torch.equal(_logits(MiniVLM.from_pretrained(tmp_path / "m")), _logits(model))
-    model.save_pretrained(tmp_path / "m")  # the card is vlmkit's own file: saving again replaces it
+    assert torch.equal(_logits(from_pretrained(tmp_path / "m")), _logits(model))
+    save_pretrained(model, tmp_path / "m")  # the card is vlmkit's own file: saving again replaces it
 
 
 def test_the_model_card_lists_the_metrics_it_was_given(model):
@@ -73,16 +73,16 @@ def _cache_snapshot(cache: Path, repo_id: str, folder: Path, commit: str = "a" *
 
 def test_a_hub_id_loads_from_the_hub_cache(model, tmp_path):
     """load_model and from_pretrained accept "owner/name"; snapshot_download finds it in its cache."""
-    model.save_pretrained(tmp_path / "m")
+    save_pretrained(model, tmp_path / "m")
     _cache_snapshot(tmp_path / "cache", "vlmkit/tiny-test", tmp_path / "m")
-    reloaded = MiniVLM.from_pretrained("vlmkit/tiny-test", cache_dir=tmp_path / "cache", local_files_only=True)
+    reloaded = from_pretrained("vlmkit/tiny-test", cache_dir=tmp_path / "cache", local_files_only=True)
     assert torch.equal(_logits(reloaded), _logits(model))
     assert is_hub_id("vlmkit/tiny-test") and not is_hub_id(str(tmp_path / "m")) and not is_hub_id("checkpoints")
-    from vlmkit.checkpoint import CheckpointError
+    from vlmkit.storage.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="no checkpoint folder 'vlmkit/not-there' here, and no Hugging Face Hub "
                                               "repository of that name could be fetched"):
-        MiniVLM.from_pretrained("vlmkit/not-there", cache_dir=tmp_path / "cache", local_files_only=True)
+        from_pretrained("vlmkit/not-there", cache_dir=tmp_path / "cache", local_files_only=True)
 
 
 def test_push_to_hub_uploads_a_folder_that_loads(model, tmp_path):
@@ -101,7 +101,7 @@ def test_push_to_hub_uploads_a_folder_that_loads(model, tmp_path):
             return f"https://huggingface.co/{repo_id}/commit/{'a' * 40}"
 
     api = RecordingApi()
-    url = model.push_to_hub("me/pushed", metrics={"acc@0.5": 0.5}, private=True, api=api)
+    url = push_to_hub(model, "me/pushed", metrics={"acc@0.5": 0.5}, private=True, api=api)
     assert url.endswith("a" * 40)
     assert [c[0] for c in api.calls] == ["create_repo", "upload_folder"] and api.calls[0][2]["private"] is True
     pulled = load_model(str(tmp_path / "cache" / "models--me--pushed" / "snapshots" / ("a" * 40)))

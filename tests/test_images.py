@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlmkit.inference import ground
-from vlmkit.images import ImageError, load_image
+from vlmkit.inference.answers import ground
+from vlmkit.data.images import ImageError, load_image
 
 
 def _pixels(image) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-import vlmkit.inference as inference
+import vlmkit.inference.answers as inference
 
 BOX = (8.0, 8.0, 40.0, 40.0)
 OUTLINE = [[(8.0, 8.0), (40.0, 8.0), (40.0, 40.0), (8.0, 40.0)]]

@@ -1,16 +1,16 @@
-"""LoRA adapters on the LM (vlmkit.lora, peft) on the tiny model."""
+"""LoRA adapters on the LM (vlmkit.model.lora, peft) on the tiny model."""
 
 from dataclasses import replace
 
 import pytest
 import torch
 
-from vlmkit.checkpoint import load_checkpoint, load_model
-from vlmkit.lora import add_lora, merge_lora, trainable_parameters, vlmkit_token_ids
-from vlmkit.processor import Processor
-from vlmkit.profiles import new_model
-from vlmkit.shapeworld.streams import curriculum_stream
-from vlmkit.trainer import TrainConfig, Trainer
+from vlmkit.storage.checkpoint import load_checkpoint, load_model
+from vlmkit.model.lora import add_lora, merge_lora, trainable_parameters, vlmkit_token_ids
+from vlmkit.text.processor import Processor
+from vlmkit.train.profiles import new_model
+from vlmkit.train.streams import curriculum_stream
+from vlmkit.train.trainer import TrainConfig, Trainer
 
 MICRO = dict(vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2, vit_conv_stem=8)
 CONFIG = TrainConfig(steps=4, batch_size=4, lr=3e-3, warmup_steps=0, progress=False, seed=0, mixed_precision="no",

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from vlmkit.codecs import Codec, Parsed
-from vlmkit.metrics import SegmentationScores, caption_metrics, grounding_metrics
+from vlmkit.text.codecs import Codec, Parsed
+from vlmkit.evaluation.metrics import SegmentationScores, caption_metrics, grounding_metrics
 
 
 def test_grounding_metrics_count_unparsed_output_as_a_miss():
@@ -58,8 +58,8 @@ def test_pointing_metrics_hand_computed():
     import numpy as np
     import pytest
 
-    from vlmkit.codecs import ParseFailure, Parsed
-    from vlmkit.metrics import pointing_metrics
+    from vlmkit.text.codecs import ParseFailure, Parsed
+    from vlmkit.evaluation.metrics import pointing_metrics
 
     mask = np.zeros((10, 10), bool)
     mask[2:5, 2:5] = True

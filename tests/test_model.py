@@ -3,14 +3,14 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList, ViTConfig, ViTModel
 
-from vlmkit.codecs import ParseFailure
-from vlmkit.constrained import LocationGrammar
-from vlmkit.inference import predict
+from vlmkit.text.codecs import ParseFailure
+from vlmkit.text.constrained import LocationGrammar
+from vlmkit.inference.answers import predict
 from vlmkit.model import MiniVLM, VLMConfig, full_config
 from vlmkit.model.vision import sincos_2d
-from vlmkit.processor import Processor
-from vlmkit.profiles import tiny_tokenizer
-from vlmkit.tokenizer import load_pretrained_tokenizer
+from vlmkit.text.processor import Processor
+from vlmkit.train.profiles import tiny_tokenizer
+from vlmkit.text.tokenizer import load_pretrained_tokenizer
 
 from .conftest import MICRO
 
@@ -53,7 +53,7 @@ def test_loss_only_on_answer_tokens(micro_model, ground_stream):
 
 @pytest.mark.parametrize("after", [False, True])
 def test_image_placeholders_sit_where_the_layout_says(after, ground_stream):
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     model = new_model("tiny", **MICRO, image_after_prompt=after)
     examples, processor = _batch(model, ground_stream, 2)
@@ -67,7 +67,7 @@ def test_image_placeholders_sit_where_the_layout_says(after, ground_stream):
 
 
 def test_identical_images_are_encoded_once_with_the_same_logits_and_gradients(micro_model):
-    from vlmkit.shapeworld.streams import shapeworld_stream
+    from vlmkit.train.streams import shapeworld_stream
 
     stream = shapeworld_stream("ground", micro_model.codec, examples_per_scene=2)
     examples = [stream[i] for i in (0, 5, 1, 4)]  # two scenes, asked twice each, out of order
@@ -116,7 +116,7 @@ def test_images_are_encoded_in_chunks_only_without_gradients_with_the_same_featu
 def test_attention_implementation_is_set_on_both_parts_and_gives_the_same_logits(micro_model, ground_stream):
     """The tiny profile's eager attention is a speed choice: the same model under torch's
     fused kernel (sdpa) computes the same logits, so only the config field differs."""
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     assert micro_model.config.attn_implementation == "eager"
     assert micro_model.vision.vit.config._attn_implementation == micro_model.lm.config._attn_implementation == "eager"
@@ -173,8 +173,8 @@ def test_lean_decoding_equals_generate_with_grouped_heads_and_early_eos(heads, k
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     from vlmkit.model.decoding import lean_decode
-    from vlmkit.processor import Processor
-    from vlmkit.profiles import new_model
+    from vlmkit.text.processor import Processor
+    from vlmkit.train.profiles import new_model
     from tests.conftest import MICRO
 
     torch.manual_seed(0)
@@ -198,7 +198,7 @@ def test_lean_decoding_equals_generate_with_grouped_heads_and_early_eos(heads, k
 
 
 def test_batched_generation_equals_one_by_one(micro_model):
-    from vlmkit.shapeworld.streams import shapeworld_stream
+    from vlmkit.train.streams import shapeworld_stream
 
     model = _spread_weights(micro_model).eval()
     stream = shapeworld_stream("ground", model.codec)
@@ -231,7 +231,7 @@ def test_constrained_decoding_never_emits_an_unparseable_box_or_polygon(micro_mo
 def _grammar_mask_row_by_row(grammar, tokens: list[int], length: int, vocab: int) -> torch.Tensor:
     """The grammar's rules written out for one row, plainly: the specification that the
     batched mask of ``LocationGrammar.__call__`` must equal."""
-    from vlmkit.constrained import _RowState
+    from vlmkit.text.constrained import _RowState
 
     state, mask = _RowState(), torch.zeros(vocab, dtype=torch.bool)
     for token in tokens:
@@ -288,7 +288,7 @@ def test_the_batched_grammar_mask_equals_its_rules_row_by_row(micro_model, groun
 
 
 def test_constrained_decoding_rejects_formats_it_cannot_enforce(micro_model):
-    from vlmkit.codecs import Codec
+    from vlmkit.text.codecs import Codec
 
     with pytest.raises(ValueError, match="'loc' format only"):
         LocationGrammar(micro_model.tokenizer, Codec("tags", 16), "box", 8)
@@ -301,7 +301,7 @@ def test_constrained_decoding_rejects_formats_it_cannot_enforce(micro_model):
 
 
 def test_unparsed_answers_are_reported_not_hidden():
-    from vlmkit.codecs import Codec
+    from vlmkit.text.codecs import Codec
 
     assert Codec("loc", 16).parse_box("<loc_1> <loc_2>", 64, 64).failure is ParseFailure.WRONG_COUNT
 
@@ -314,7 +314,7 @@ def test_sincos_positions_fill_the_vit_table(micro_model):
 
 
 def test_pixel_shuffle_reduces_image_tokens():
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     model = new_model("tiny", vit_hidden=32, vit_layers=1, vit_heads=2, lm_hidden=32, lm_layers=1, lm_heads=2,
                       vit_patch_size=8, mp_pixel_shuffle=2)
@@ -325,7 +325,7 @@ def test_pixel_shuffle_reduces_image_tokens():
 
 
 def test_projector_output_norm_puts_image_tokens_at_unit_rms():
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     pixels = torch.randn(2, 3, 64, 64)
     plain, normed = (new_model("tiny", **MICRO, mp_output_norm=flag) for flag in (False, True))
@@ -337,7 +337,7 @@ def test_projector_output_norm_puts_image_tokens_at_unit_rms():
 def test_projector_norm_runs_in_fp32_under_bf16_autocast():
     import warnings
 
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     projector = new_model("tiny", **MICRO, mp_output_norm=True).projector
     features = torch.randn(2, projector.grid**2, MICRO["vit_hidden"])
@@ -353,7 +353,7 @@ def test_projector_norm_runs_in_fp32_under_bf16_autocast():
 
 
 def test_projector_is_a_linear_map_with_one_layer_and_an_mlp_of_the_given_width_with_two():
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     linear = new_model("tiny", **MICRO, mp_layers=1, mp_skip=False, mp_output_norm=False).projector
     x, y = torch.randn(2, 1, linear.grid**2, MICRO["vit_hidden"])  # vision features of one image
@@ -367,7 +367,7 @@ def test_projector_is_a_linear_map_with_one_layer_and_an_mlp_of_the_given_width_
 
 
 def test_projector_skip_adds_a_linear_path_to_the_mlp():
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     projector = new_model("tiny", **MICRO, mp_skip=True, mp_output_norm=False).projector
     skip = projector.mlp[0]
@@ -405,7 +405,7 @@ def test_full_profile_loads_pretrained_parts_through_from_pretrained(tmp_path):
 
 
 def config_codec(config: VLMConfig):
-    from vlmkit.codecs import Codec
+    from vlmkit.text.codecs import Codec
 
     return Codec(config.codec_format, config.codec_bins)
 
@@ -418,7 +418,7 @@ def test_conv_stem_feeds_the_vit_and_rejects_pretrained_vits(micro_model):
 
 
 def test_soft_location_targets_reward_near_misses_over_far_ones():
-    from vlmkit.profiles import new_model
+    from vlmkit.train.profiles import new_model
 
     hard, soft = (new_model("tiny", **MICRO, codec_label_sigma=s) for s in (0.0, 1.0))
     logits = torch.zeros(1, 1, len(hard.tokenizer))
@@ -446,7 +446,7 @@ def test_soft_location_targets_reward_near_misses_over_far_ones():
 def test_building_a_model_leaves_its_config_as_it_was():
     from vlmkit.model import MiniVLM
     from vlmkit.model.config import tiny_config
-    from vlmkit.profiles import tiny_tokenizer
+    from vlmkit.train.profiles import tiny_tokenizer
 
     config = tiny_config(**MICRO)
     before = config.to_dict()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from vlmkit.coco import CocoInstances
-from vlmkit.polygons import (
+from vlmkit.data.coco import CocoInstances
+from vlmkit.core.polygons import (
     PolygonError,
     canonical_order,
     flat_to_points,
@@ -167,7 +167,7 @@ def test_interior_point_is_the_centroid_or_the_nearest_pixel_inside():
     import numpy as np
     import pytest
 
-    from vlmkit.polygons import interior_point
+    from vlmkit.core.polygons import interior_point
 
     square = np.zeros((10, 10), bool)
     square[2:6, 4:8] = True

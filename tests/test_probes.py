@@ -5,8 +5,8 @@ import torch
 from shapely.geometry import box as rectangle
 
 from vlmkit import probes
-from vlmkit.evaluate import Scored
-from vlmkit.shapeworld.scenes import Scene, SceneObject
+from vlmkit.evaluation.evaluate import Scored
+from vlmkit.data.shapeworld.scenes import Scene, SceneObject
 
 
 def _square(colour: str, x0: int, y0: int, side: int, size: int = 32) -> SceneObject:
@@ -37,8 +37,8 @@ def test_the_linear_probe_reads_what_is_there_and_not_what_is_not():
 
 
 def test_colour_fractions_count_the_pixels_of_each_colour_per_patch():
-    from vlmkit.processor import MEAN, STD
-    from vlmkit.shapeworld.scenes import BACKGROUND, COLOURS
+    from vlmkit.text.processor import MEAN, STD
+    from vlmkit.data.shapeworld.scenes import BACKGROUND, COLOURS
 
     image = np.full((16, 16, 3), BACKGROUND, np.float32)
     image[0:8, 0:8] = COLOURS["red"]  # fills the top-left patch
@@ -60,7 +60,7 @@ def test_x1_binding_is_one_half_when_the_words_are_ignored():
 
 
 def test_colour_pairs_ask_for_both_objects_of_a_two_colour_scene():
-    from vlmkit.codecs import Codec
+    from vlmkit.text.codecs import Codec
 
     pairs = probes.ColourPairs(Codec("loc", 64), "val", paired=True)
     first, second = pairs[0], pairs[1]
@@ -71,7 +71,7 @@ def test_colour_pairs_ask_for_both_objects_of_a_two_colour_scene():
 
 
 def test_accuracy_by_named_attributes_scores_attribute_expressions_alone():
-    from vlmkit.tasks import Example
+    from vlmkit.text.tasks import Example
 
     queries = [("the red shape", "attribute", 0.9), ("the green shape", "attribute", 0.2),
                ("the circle", "attribute", 0.5), ("the leftmost circle", "absolute", 0.0)]

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vlmkit.checkpoint import save_checkpoint
+from vlmkit.storage.checkpoint import save_checkpoint
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

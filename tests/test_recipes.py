@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from vlmkit.profiles import load_profile
-from vlmkit.recipes import (RECIPES, STAGES, CombinedRecipe, GroundRecipe, SegmentRecipe, parse_assignments,
+from vlmkit.train.profiles import load_profile
+from vlmkit.train.recipes import (RECIPES, STAGES, CombinedRecipe, GroundRecipe, SegmentRecipe, parse_assignments,
                             recipe_for)
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlmkit.polygons import PolygonError
-from vlmkit.refcoco import UnsafePickleError, load_refcoco, load_refcoco_hub, load_refcoco_parquet, safe_load_pickle
-from vlmkit.schema import RecordError, check_row
+from vlmkit.core.polygons import PolygonError
+from vlmkit.data.refcoco import UnsafePickleError, load_refcoco, load_refcoco_hub, load_refcoco_parquet, safe_load_pickle
+from vlmkit.data.schema import RecordError, check_row
 
 
 def _image(path, w=40, h=30):
@@ -152,8 +152,8 @@ def test_full_profile_data_entry_points_read_the_documented_layout(refer_tree, t
     VLMKIT_DATA/coco/annotations/captions_*.json, exactly as docs/gpu.md lays them out."""
     import shutil
 
-    from vlmkit.codecs import Codec
-    from vlmkit.profiles import load_profile
+    from vlmkit.text.codecs import Codec
+    from vlmkit.train.profiles import load_profile
 
     root, images = refer_tree
     data = tmp_path / "data"
@@ -295,8 +295,8 @@ def test_the_full_profile_reads_the_hub_parquet_folder_when_there_is_one(hub_par
     """VLMKIT_DATA/refcoco_hub/ (jxu124/refcoco's files) takes the place of the refer format."""
     import shutil
 
-    from vlmkit.codecs import Codec
-    from vlmkit.profiles import load_profile
+    from vlmkit.text.codecs import Codec
+    from vlmkit.train.profiles import load_profile
 
     folder, images = hub_parquet
     data = tmp_path / "data"

@@ -1,4 +1,4 @@
-"""The scripts' own logic: plotting runs, parsing variants (the probes they run: tests/test_probes.py)."""
+"""The logic of benchmarks/ and scripts/: plotting runs, parsing variants (the probes they run: tests/test_probes.py)."""
 
 import importlib.util
 import json
@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from vlmkit.shapeworld.streams import curriculum_stream
-from vlmkit.trainer import cpu_has_bf16
+from vlmkit.train.streams import curriculum_stream
+from vlmkit.train.trainer import cpu_has_bf16
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    """A research script of benchmarks/ or a user tool of scripts/, loaded as a module."""
+    path = next(p for p in (ROOT / "benchmarks" / f"{name}.py", ROOT / "scripts" / f"{name}.py") if p.exists())
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -101,8 +103,8 @@ def test_the_optimizer_section_compares_each_adamw_with_the_trainers(capsys):
     speed = _script("training_speed")
     from argparse import Namespace
 
-    from vlmkit.profiles import new_model
-    from vlmkit.shapeworld.streams import shapeworld_stream
+    from vlmkit.train.profiles import new_model
+    from vlmkit.train.streams import shapeworld_stream
 
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     speed.time_optimizers(Namespace(batch_size=2, padding_steps=2, rounds=1), stream)
@@ -116,9 +118,9 @@ def test_the_precision_section_times_each_and_names_autos_choice(capsys):
     speed = _script("training_speed")
     from argparse import Namespace
 
-    from vlmkit.profiles import new_model
-    from vlmkit.shapeworld.streams import shapeworld_stream
-    from vlmkit.trainer import resolve_mixed_precision
+    from vlmkit.train.profiles import new_model
+    from vlmkit.train.streams import shapeworld_stream
+    from vlmkit.train.trainer import resolve_mixed_precision
 
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     speed.time_precision(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1), stream)
@@ -134,8 +136,8 @@ def test_the_compile_section_times_eager_against_compiled_and_the_warm_up(capsys
     speed = _script("training_speed")
     from argparse import Namespace
 
-    from vlmkit.profiles import new_model
-    from vlmkit.shapeworld.streams import shapeworld_stream
+    from vlmkit.train.profiles import new_model
+    from vlmkit.train.streams import shapeworld_stream
 
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     # dynamo's "eager" backend: the section's own logic without inductor's minute of compiling
@@ -152,9 +154,9 @@ def test_the_seed_loop_decodes_what_generate_decodes_so_the_benchmark_compares_t
     bench = _script("generation_benchmark")
     import torch
 
-    from vlmkit.processor import Processor
-    from vlmkit.profiles import new_model
-    from vlmkit.shapeworld.streams import shapeworld_stream
+    from vlmkit.text.processor import Processor
+    from vlmkit.train.profiles import new_model
+    from vlmkit.train.streams import shapeworld_stream
 
     torch.manual_seed(0)
     model = new_model("tiny").eval()
@@ -179,8 +181,8 @@ def test_the_clocked_grammar_masks_as_the_grammar_does_and_adds_up_its_time():
     bench = _script("generation_benchmark")
     import torch
 
-    from vlmkit.constrained import LocationGrammar
-    from vlmkit.profiles import new_model
+    from vlmkit.text.constrained import LocationGrammar
+    from vlmkit.train.profiles import new_model
 
     model = new_model("tiny")
     grammar = lambda: LocationGrammar(model.tokenizer, model.codec, "box", 8)  # noqa: E731
@@ -196,8 +198,8 @@ def test_the_clocked_grammar_masks_as_the_grammar_does_and_adds_up_its_time():
 def test_the_segmentation_benchmark_trains_the_recipes_answer_form_unless_told(tmp_path, monkeypatch):
     """The documented plain command runs notebook 03's recipe (box, then outline); it once
     defaulted to the outline alone."""
-    from vlmkit.checkpoint import save_checkpoint
-    from vlmkit.profiles import load_profile
+    from vlmkit.storage.checkpoint import save_checkpoint
+    from vlmkit.train.profiles import load_profile
 
     bench = _script("segmentation_benchmark")
     save_checkpoint(load_profile("tiny", announce=False).new_model(), tmp_path / "start")
@@ -211,8 +213,8 @@ def test_the_segmentation_benchmark_trains_the_recipes_answer_form_unless_told(t
 
 
 def test_the_combined_benchmark_scores_every_task_before_and_after_the_mixture(tmp_path, monkeypatch, capsys):
-    from vlmkit.checkpoint import save_checkpoint
-    from vlmkit.profiles import load_profile
+    from vlmkit.storage.checkpoint import save_checkpoint
+    from vlmkit.train.profiles import load_profile
 
     bench = _script("combined_benchmark")
     save_checkpoint(load_profile("tiny", announce=False).new_model(), tmp_path / "start")

@@ -17,7 +17,7 @@ def test_series_runs_notebooks_in_order_and_quotes_only_this_runs_results(tmp_pa
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     _notebook(notebooks / "01_captioning.ipynb",
-              'from vlmkit.stages import record_results\nrecord_results("01_captioning", {"bleu4": 0.5})')
+              'from vlmkit.train.stages import record_results\nrecord_results("01_captioning", {"bleu4": 0.5})')
     _notebook(notebooks / "02_grounding.ipynb", "x = 1  # records nothing")
     stale = tmp_path / "checkpoints" / "02_grounding" / "results.json"
     stale.parent.mkdir(parents=True)

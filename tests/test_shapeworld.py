@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 from shapely.geometry import Polygon
 
-from vlmkit.codecs import Codec
-from vlmkit.polygons import flat_to_points, mask_iou, polygons_to_mask
-from vlmkit.schema import check_row
-from vlmkit.shapeworld import KINDS, SceneConfig, ShapeWorld, captions, generate_scene, resolve
-from vlmkit.shapeworld.dataset import HELD_OUT_PAIRS, SPLIT_KINDS, statistics
-from vlmkit.shapeworld.language import UnresolvableExpression, named_attributes, referring_expressions
-from vlmkit.shapeworld.scenes import COLOURS
+from vlmkit.text.codecs import Codec
+from vlmkit.core.polygons import flat_to_points, mask_iou, polygons_to_mask
+from vlmkit.data.schema import check_row
+from vlmkit.data.shapeworld import KINDS, SceneConfig, ShapeWorld, captions, generate_scene, resolve
+from vlmkit.data.shapeworld.dataset import HELD_OUT_PAIRS, SPLIT_KINDS, statistics
+from vlmkit.data.shapeworld.language import UnresolvableExpression, named_attributes, referring_expressions
+from vlmkit.data.shapeworld.scenes import COLOURS
 
 WORLD = ShapeWorld()
 

@@ -4,10 +4,10 @@ side-by-side of the two answer forms of an outline."""
 import pytest
 import torch
 
-from vlmkit.profiles import load_profile
-from vlmkit.recipes import recipe_for
-from vlmkit.shapeworld import ShapeWorld
-from vlmkit.stages import compare_outline_answers, stage_stream, stage_tasks
+from vlmkit.train.profiles import load_profile
+from vlmkit.train.recipes import recipe_for
+from vlmkit.data.shapeworld import ShapeWorld
+from vlmkit.train.stages import compare_outline_answers, stage_stream, stage_tasks
 
 
 def test_stage_tasks_follow_the_recipe():

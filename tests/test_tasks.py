@@ -3,13 +3,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from vlmkit.codecs import Codec
-from vlmkit.profiles import load_profile
-from vlmkit.recipes import GroundRecipe
-from vlmkit.shapeworld.streams import colour_only, curriculum_stream, multi_object_world, naming_colour, shapeworld_stream
-from vlmkit.shapeworld.scenes import COLOURS
-from vlmkit.shapeworld import ShapeWorld
-from vlmkit.tasks import TASKS, CurriculumStream, RowStream, make_example
+from vlmkit.text.codecs import Codec
+from vlmkit.train.profiles import load_profile
+from vlmkit.train.recipes import GroundRecipe
+from vlmkit.train.streams import colour_only, curriculum_stream, multi_object_world, naming_colour, shapeworld_stream
+from vlmkit.data.shapeworld.scenes import COLOURS
+from vlmkit.data.shapeworld import ShapeWorld
+from vlmkit.text.tasks import TASKS, CurriculumStream, RowStream, make_example
 
 CODEC = Codec("loc", 64)
 
@@ -25,7 +25,7 @@ def test_every_task_makes_a_prompt_and_an_answer_that_parses():
     assert CODEC.parse_polygons(make_example(row, "segment", CODEC, rng).answer, 64, 64).ok
     point = make_example(row, "point", CODEC, rng)
     x, y = CODEC.parse_point(point.answer, 64, 64).value
-    from vlmkit.tasks import row_mask
+    from vlmkit.text.tasks import row_mask
 
     assert point.prompt.startswith("locate the middle of: ") and row_mask(row)[int(y), int(x)]
     located = make_example(row, "locate_segment", CODEC, rng)
@@ -177,7 +177,7 @@ def test_a_mixture_with_scenes_reuses_that_many_in_each_task():
 
 
 def test_epoch_shuffled_visits_every_row_once_per_epoch_in_a_new_order():
-    from vlmkit.data import epoch_shuffled
+    from vlmkit.data.sources import epoch_shuffled
 
     rows = [{"id": i} for i in range(10)]
     at = epoch_shuffled(rows, seed=3)
@@ -190,7 +190,7 @@ def test_epoch_shuffled_visits_every_row_once_per_epoch_in_a_new_order():
 
 
 def test_reused_scenes_draws_each_scene_once_and_every_one_again_each_epoch():
-    from vlmkit.shapeworld.streams import reused_scenes
+    from vlmkit.train.streams import reused_scenes
 
     drawn = []
     rows_at = reused_scenes(lambda i: drawn.append(i) or [{"scene": i}], scenes=5, seed=1)

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from vlmkit.codecs import FORMATS, Codec
-from vlmkit.inference import ground
-from vlmkit.profiles import tiny_tokenizer
-from vlmkit.shapeworld import ShapeWorld, captions
-from vlmkit.tasks import PROMPTS
-from vlmkit.tokenizer import ExpressionError, read_expression
+from vlmkit.text.codecs import FORMATS, Codec
+from vlmkit.inference.answers import ground
+from vlmkit.train.profiles import tiny_tokenizer
+from vlmkit.data.shapeworld import ShapeWorld, captions
+from vlmkit.text.tasks import PROMPTS
+from vlmkit.text.tokenizer import ExpressionError, read_expression
 
 TOK = tiny_tokenizer(64)
 

@@ -8,12 +8,12 @@ import torch
 from accelerate.state import AcceleratorState
 
 from vlmkit import trainer as trainer_module
-from vlmkit.checkpoint import CheckpointError, load_model
-from vlmkit.model.vlm import IGNORE_INDEX
-from vlmkit.profiles import new_model
-from vlmkit.recipes import GroundRecipe
-from vlmkit.shapeworld.streams import curriculum_stream
-from vlmkit.trainer import TrainConfig, Trainer, keep_first_answer_label, resolve_mixed_precision
+from vlmkit.storage.checkpoint import CheckpointError, load_model
+from vlmkit.text.processor import IGNORE_INDEX
+from vlmkit.train.profiles import new_model
+from vlmkit.train.recipes import GroundRecipe
+from vlmkit.train.streams import curriculum_stream
+from vlmkit.train.trainer import TrainConfig, Trainer, keep_first_answer_label, resolve_mixed_precision
 
 from .conftest import MICRO
 
@@ -268,9 +268,9 @@ DATA_PARALLEL_RUN = """
 import os
 import sys
 import torch
-from vlmkit.profiles import new_model
-from vlmkit.shapeworld.streams import curriculum_stream
-from vlmkit.trainer import TrainConfig, Trainer
+from vlmkit.train.profiles import new_model
+from vlmkit.train.streams import curriculum_stream
+from vlmkit.train.trainer import TrainConfig, Trainer
 torch.manual_seed(0)
 model = new_model("tiny", **{micro})
 stream = curriculum_stream("ground", model.codec, single_object_examples=8)
@@ -311,7 +311,7 @@ def test_processes_accelerate_does_not_connect_are_refused(monkeypatch):
 
 def test_a_stage_saved_by_its_trainer_is_not_written_twice(tmp_path, monkeypatch):
     from vlmkit import stages
-    from vlmkit.recipes import CaptionRecipe
+    from vlmkit.train.recipes import CaptionRecipe
 
     monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path))
     model, stream = _fresh()

@@ -5,8 +5,8 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 
-from vlmkit.shapeworld import ShapeWorld  # noqa: E402
-from vlmkit.viz import gallery  # noqa: E402
+from vlmkit.data.shapeworld import ShapeWorld  # noqa: E402
+from vlmkit.evaluation.viz import gallery  # noqa: E402
 
 
 def _patches(fig, kind) -> int:

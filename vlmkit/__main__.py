@@ -1,5 +1,5 @@
 """``python -m vlmkit``: the command line (:mod:`vlmkit.cli`)."""
 
-from .cli import main
+from vlmkit.cli import main
 
 main()

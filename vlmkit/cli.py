@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from .recipes import STAGES
+from vlmkit.train.recipes import STAGES
 
 EVAL_TASKS = ("caption", "ground", "segment", "locate_segment", "point", "describe")
 
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                                             "folder. Interrupted, the same command continues from the last save.")
     train.add_argument("stage", choices=STAGES, metavar="STAGE", help=f"one of {', '.join(STAGES)}")
     train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="assignments",
-                       help="change recipe fields, e.g. --set steps=200 lr=1e-3 (see vlmkit.recipes)")
+                       help="change recipe fields, e.g. --set steps=200 lr=1e-3 (see vlmkit.train.recipes)")
     train.add_argument("--from", type=Path, default=None, dest="start", metavar="CHECKPOINT",
                        help="start from this checkpoint instead of the previous stage's")
     train.add_argument("--profile", choices=("tiny", "full"), default=None, help="default: VLMKIT_PROFILE or tiny")
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export a checkpoint to ONNX",
                                  description="Write CHECKPOINT as ONNX graphs (vision + projector, language model) "
-                                             "with its tokenizer to OUT_DIR; vlmkit.export.OnnxVLM answers from them "
+                                             "with its tokenizer to OUT_DIR; vlmkit.inference.export.OnnxVLM answers from them "
                                              "with onnxruntime alone.")
     export.add_argument("checkpoint", metavar="CHECKPOINT",
                         help="a saved vlmkit checkpoint folder, or a Hugging Face Hub id (owner/name)")
@@ -87,10 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    from .checkpoint import CheckpointError
-    from .images import ImageError
-    from .polygons import PolygonError
-    from .schema import RecordError
+    from vlmkit.storage.checkpoint import CheckpointError
+    from vlmkit.data.images import ImageError
+    from vlmkit.core.polygons import PolygonError
+    from vlmkit.data.schema import RecordError
 
     try:
         sys.exit(COMMANDS[args.command](args))
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .profiles import load_profile
-    from .series import run_series
+    from vlmkit.train.profiles import load_profile
+    from vlmkit.series import run_series
 
     load_profile()
     summary = run_series(args.notebooks, args.out)
@@ -111,10 +111,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
-    from .profiles import CHECKPOINT_ENV, load_profile
-    from .recipes import parse_assignments
-    from .stages import stage_dir, train_stage
+    from vlmkit.storage.checkpoint import load_model
+    from vlmkit.train.profiles import CHECKPOINT_ENV, load_profile
+    from vlmkit.train.recipes import parse_assignments
+    from vlmkit.train.stages import stage_dir, train_stage
 
     if args.checkpoint_dir is not None:
         os.environ[CHECKPOINT_ENV] = str(args.checkpoint_dir)
@@ -134,9 +134,9 @@ def _answer(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .checkpoint import load_model
-    from .inference import ground, segment
-    from .viz import show_example
+    from vlmkit.storage.checkpoint import load_model
+    from vlmkit.inference.answers import ground, segment
+    from vlmkit.evaluation.viz import show_example
 
     model = load_model(args.checkpoint).eval()
     if args.command == "ground":
@@ -167,10 +167,10 @@ def _answer(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
-    from .evaluate import evaluate_task
-    from .metrics import format_table
-    from .profiles import load_profile
+    from vlmkit.storage.checkpoint import load_model
+    from vlmkit.evaluation.evaluate import evaluate_task
+    from vlmkit.evaluation.metrics import format_table
+    from vlmkit.train.profiles import load_profile
 
     profile = load_profile(args.profile)
     model = load_model(args.checkpoint).eval()
@@ -185,8 +185,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
-    from .export import export_onnx
+    from vlmkit.storage.checkpoint import load_model
+    from vlmkit.inference.export import export_onnx
 
     folder = export_onnx(load_model(args.checkpoint), args.out_dir)
     print(f"exported to {folder}: " + ", ".join(sorted(p.name for p in folder.iterdir())))

@@ -13,8 +13,8 @@ import json
 import time
 from pathlib import Path
 
-from .profiles import load_profile
-from .stages import RESULTS_FILE, stage_dir
+from vlmkit.train.profiles import load_profile
+from vlmkit.train.stages import RESULTS_FILE, stage_dir
 
 NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
                   "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined"}

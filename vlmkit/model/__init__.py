@@ -1,9 +1,15 @@
-"""MiniVLM and its parts: one file per component."""
+"""MiniVLM and its parts: one file per component.
 
-from .config import VLMConfig, full_config, tiny_config
-from .projector import Projector
-from .vision import VisionEncoder
-from .vlm import IGNORE_INDEX, MiniVLM
+``config`` (every size and choice), ``vision`` (the ViT), ``projector``, ``language`` (the
+causal LM), ``published`` (the pretrained parts' architectures, offline), ``box_head``,
+``decoding`` (the cached decode loop), ``lora`` (adapters on the LM), ``vlm`` (the three joined).
+May import: vlmkit.core, vlmkit.data, vlmkit.text. Nothing here knows about files or the Hub.
+"""
 
-__all__ = ["IGNORE_INDEX", "MiniVLM", "Projector", "VLMConfig", "VisionEncoder", "full_config",
+from vlmkit.model.config import VLMConfig, full_config, tiny_config
+from vlmkit.model.projector import Projector
+from vlmkit.model.vision import VisionEncoder
+from vlmkit.model.vlm import MiniVLM
+
+__all__ = ["MiniVLM", "Projector", "VLMConfig", "VisionEncoder", "full_config",
            "tiny_config"]

@@ -3,7 +3,7 @@
 Instead of writing the box as text, a small MLP reads the language model's last hidden state
 at the position that would write the first coordinate token and regresses ``(cx, cy, w, h)``
 in ``[0, 1]``, trained with L1 on those four numbers plus the GIoU loss
-(:func:`vlmkit.boxes.iou_losses`). Notebook 02 can then set it beside the coordinate
+(:func:`vlmkit.core.boxes.iou_losses`). Notebook 02 can then set it beside the coordinate
 languages. ``VLMConfig.box_head`` adds it to a MiniVLM.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..boxes import iou_losses
+from vlmkit.core.boxes import iou_losses
 
 
 class BoxHead(nn.Module):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..fields import type_problems
+from vlmkit.core.fields import type_problems
 
 
 VIT_FAMILIES = ("vit", "siglip")  # ViTModel (drops its CLS token) or SiglipVisionModel (no CLS)
@@ -48,7 +48,7 @@ class VLMConfig:
     mp_hidden: int | None = None  # the MLP's width; default lm hidden size
     mp_skip: bool = False  # add a linear map of the input to the MLP's output (docs/experiments.md#projector-skip)
     # RMS-normalise the image tokens: a tiny LM trained from scratch has text embeddings far
-    # smaller than the projector's output, which then swamps the words (scripts/binding_probe.py)
+    # smaller than the projector's output, which then swamps the words (benchmarks/binding_probe.py)
     mp_output_norm: bool = False
 
     lm_pretrained: str | None = None
@@ -58,7 +58,7 @@ class VLMConfig:
     lm_mlp: int | None = None  # default 3 * lm_hidden
     lm_max_positions: int = 256
     lm_hf_config: dict | None = None
-    # LoRA adapters on the LM (peft), set by vlmkit.lora.add_lora; recorded here so a saved
+    # LoRA adapters on the LM (peft), set by vlmkit.model.lora.add_lora; recorded here so a saved
     # model rebuilds them before its weights load. 0: none.
     lm_lora_rank: int = 0
     lm_lora_alpha: float = 16.0
@@ -109,7 +109,7 @@ class VLMConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming every field of the wrong type or out of range."""
-        from ..codecs import FORMATS
+        from vlmkit.text.codecs import FORMATS
 
         problems = type_problems(type(self), {f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
         if not problems:
@@ -152,8 +152,8 @@ def tiny_config(**overrides) -> VLMConfig:
     after the prompt, a 2-layer Llama-style LM with 8 attention heads (with 4, some seeds never
     bound colour words; docs/experiments.md#colour-binding),
     location targets spread over neighbouring bins, eager attention (each choice measured by
-    ``scripts/learning_benchmark.py``, ``scripts/binding_probe.py`` or
-    ``scripts/feature_probe.py``)."""
+    ``benchmarks/learning_benchmark.py``, ``benchmarks/binding_probe.py`` or
+    ``benchmarks/feature_probe.py``)."""
     base = VLMConfig(vit_layers=2, lm_layers=2, lm_heads=8, image_after_prompt=True, mp_output_norm=True,
                      mp_skip=True, attn_implementation="eager")
     return dataclasses.replace(base, **overrides)

@@ -4,7 +4,7 @@ Why not ``generate`` alone: for the tiny model each Hugging Face decoding step c
 bookkeeping (cache objects that grow by concatenation, a fresh 4-D attention mask, the
 processor and stopping-criteria machinery) than in arithmetic, so one answer at batch 1 was
 *slower* with its KV cache than with none, and the cost per token grew with the output
-(``scripts/generation_benchmark.py``). Here the prompt is prefilled by the model's own
+(``benchmarks/generation_benchmark.py``). Here the prompt is prefilled by the model's own
 forward (exactly Hugging Face's computation), its keys and values are copied into buffers
 sized for the whole answer, and each new token runs the decoder layers' own modules
 (norms, projections, rotary embedding, MLP) against those buffers: the same function of the

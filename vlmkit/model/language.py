@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from .config import VLMConfig
-from .published import published_config
+from vlmkit.model.config import VLMConfig
+from vlmkit.model.published import published_config
 
 
 def build_language_model(config: VLMConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from transformers import SiglipVisionConfig, SiglipVisionModel, ViTConfig, ViTModel
 
-from .config import VLMConfig
-from .published import published_config
+from vlmkit.model.config import VLMConfig
+from vlmkit.model.published import published_config
 
 # family -> (config class, model class, keyword arguments of the model)
 _FAMILIES = {"vit": (ViTConfig, ViTModel, {"add_pooling_layer": False}),

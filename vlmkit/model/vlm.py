@@ -16,16 +16,16 @@ from torch import nn
 from transformers import LogitsProcessorList, PreTrainedTokenizerBase
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from ..codecs import Codec
-from ..tokenizer import IMAGE
-from .box_head import BoxHead, box_regression_loss
-from .config import VLMConfig
-from .decoding import lean_decode, supports_lean_decoding
-from .language import build_language_model
-from .projector import Projector
-from .vision import VisionEncoder
+from vlmkit.text.codecs import Codec
+from vlmkit.text.processor import IGNORE_INDEX
+from vlmkit.text.tokenizer import IMAGE
+from vlmkit.model.box_head import BoxHead, box_regression_loss
+from vlmkit.model.config import VLMConfig
+from vlmkit.model.decoding import lean_decode, supports_lean_decoding
+from vlmkit.model.language import build_language_model
+from vlmkit.model.projector import Projector
+from vlmkit.model.vision import VisionEncoder
 
-IGNORE_INDEX = -100
 CPU_INFERENCE_CHUNK = 16  # images encoded at a time without gradients on the CPU; see MiniVLM._encode
 
 
@@ -36,7 +36,7 @@ class MiniVLM(nn.Module):
         self.vision = VisionEncoder(config)
         self.lm = build_language_model(config, tokenizer)
         if config.lm_lora_rank:  # a saved LoRA model: rebuild its adapters before its weights load
-            from ..lora import vlmkit_token_ids, wrap_with_lora
+            from vlmkit.model.lora import vlmkit_token_ids, wrap_with_lora
 
             self.lm = wrap_with_lora(self.lm, config.lm_lora_rank, config.lm_lora_alpha, config.lm_lora_targets,
                                      vlmkit_token_ids(tokenizer, Codec(config.codec_format, config.codec_bins)))
@@ -110,13 +110,13 @@ class MiniVLM(nn.Module):
         counts = is_image.sum(dim=1)
         if not torch.all(counts == image.shape[1]):
             raise ValueError(f"every sequence needs exactly {image.shape[1]} {IMAGE} placeholders (one per image "
-                             f"token), found {counts.tolist()}; build batches with vlmkit.processor.Processor")
+                             f"token), found {counts.tolist()}; build batches with vlmkit.text.processor.Processor")
         return embeds.masked_scatter(is_image.unsqueeze(-1), image.to(embeds.dtype))
 
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor | None = None, box_targets: torch.Tensor | None = None) -> CausalLMOutputWithPast:
         """Loss (mean over answer tokens) when ``labels`` is given; logits at every position.
-        With ``box_targets`` (a :meth:`vlmkit.processor.Processor.box_batch`), the box head's
+        With ``box_targets`` (a :meth:`vlmkit.text.processor.Processor.box_batch`), the box head's
         loss instead, and no logits: one entry point, so the Trainer (and a multi-GPU wrapper
         around the model) trains either the same way."""
         if box_targets is not None:
@@ -131,7 +131,7 @@ class MiniVLM(nn.Module):
     def regress_boxes(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
                       attention_mask: torch.Tensor) -> torch.Tensor:
         """Normalised ``[x1, y1, x2, y2]`` ``(B, 4)`` from the box head, for left-padded prompts
-        (:meth:`vlmkit.processor.Processor.prompt_batch`): it reads the hidden state of the
+        (:meth:`vlmkit.text.processor.Processor.prompt_batch`): it reads the hidden state of the
         last prompt position, the one that would write x1 as a token."""
         if self.box_head is None:
             raise ValueError("this model has no box head; build it with box_head=True (VLMConfig)")
@@ -162,23 +162,6 @@ class MiniVLM(nn.Module):
             kl = (soft * (soft.clamp_min(1e-12).log() - log_probs[is_loc][:, self.loc_token_ids])).sum(-1)
             losses = losses.masked_scatter(is_loc, kl)
         return losses.mean()
-
-    # Hugging Face conventions (vlmkit.hub): the folder is a vlmkit checkpoint with a model card
-    def save_pretrained(self, directory, metrics: dict | None = None, **card):
-        from ..hub import save_pretrained
-
-        return save_pretrained(self, directory, metrics, **card)
-
-    @classmethod
-    def from_pretrained(cls, name_or_path, **kwargs) -> "MiniVLM":
-        from ..hub import from_pretrained
-
-        return from_pretrained(name_or_path, **kwargs)
-
-    def push_to_hub(self, repo_id: str, metrics: dict | None = None, **kwargs) -> str:
-        from ..hub import push_to_hub
-
-        return push_to_hub(self, repo_id, metrics, **kwargs)
 
     @torch.no_grad()
     def generate(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,

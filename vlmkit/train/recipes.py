@@ -1,0 +1,211 @@
+"""Training recipes: every number a stage trains with, one dataclass per stage, one source.
+
+The notebooks, ``make demo``, the command line (``vlmkit train STAGE --set key=value``), the
+benchmarks and the stand-ins all read a stage's recipe from here, for the profile in use:
+
+==============  ==========================================================================
+stage           recipe
+==============  ==========================================================================
+01_captioning   :class:`CaptionRecipe`
+02_grounding    :class:`GroundRecipe`: the curriculum (attribute pairs, x1 alone) and the
+                codec experiment's steps
+03_segmentation :class:`SegmentRecipe`: the answer form (box then outline, or the outline
+                alone), the share of one-object scenes first, the comparison's steps
+04_combined     :class:`CombinedRecipe`: the task mixture, the cycle experiment
+==============  ==========================================================================
+
+Grounding and segmentation share :class:`ObjectRecipe`'s ``scenes``: how many distinct
+ShapeWorld scenes they draw and reuse; :class:`CombinedRecipe`'s ``scenes`` is the same for
+each task of its mixture.
+
+The tiny recipes are the ones measured on 2 CPU cores (``docs/experiments.md``). The full
+recipes are starting points for a GPU, not yet measured by a training run (their cost is:
+``scripts/full_profile_cost.py``, ``docs/gpu.md``). They follow nanoVLM: the new projector at
+a high learning rate, the pretrained parts at 1/100 of it (nanoVLM: 5e-3 and 5e-5), the
+vision encoder frozen while the projector first learns to speak to the LM (captioning);
+micro-batches of 16 accumulated to 64; mixed precision chosen by the GPU; no ShapeWorld
+curriculum (real data has none). LoRA is one field away (``lora_rank=16``).
+In CI's smoke mode (``VLMKIT_SMOKE=1``) each recipe shrinks to :attr:`Recipe.smoke_sizes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from vlmkit.core.fields import type_problems
+from vlmkit.text.tasks import MAX_VERTICES, OUTLINE_TASKS
+from vlmkit.train.trainer import TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What every stage has: steps, batch, learning rate, evaluation size."""
+
+    steps: int
+    batch_size: int = 32  # examples per micro-batch
+    grad_accum: int = 1  # micro-batches per optimizer step: the effective batch is batch_size * grad_accum
+    lr: float = 5e-4  # the projector's learning rate; the other parts' are shares of it
+    warmup_steps: int = 50  # at most a fifth of the steps (see train_config)
+    vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr (0 freezes it)
+    lm_lr_scale: float = 1.0  # the language model's learning rate as a share of lr (0 freezes it)
+    mixed_precision: str = "auto"  # bf16 where the hardware has it, fp16 + loss scaling on older GPUs
+    gradient_checkpointing: bool = False  # less activation memory for ~30% more compute
+    lora_rank: int = 0  # >0: LoRA adapters on the LM, which is then frozen with the vision encoder
+    lora_alpha: float = 32.0
+    lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
+    evaluations: int = 0  # held-out evaluations during training, the last at the end (0: only there)
+    eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12}
+
+    def train_config(self, **overrides) -> TrainConfig:
+        """The Trainer's config for this recipe; ``overrides`` (TrainConfig fields) win over it."""
+        return TrainConfig(**{
+            "steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum, "lr": self.lr,
+            "warmup_steps": min(self.warmup_steps, self.steps // 5),
+            "vision_lr_scale": self.vision_lr_scale, "lm_lr_scale": self.lm_lr_scale,
+            "mixed_precision": self.mixed_precision, "gradient_checkpointing": self.gradient_checkpointing,
+            "lora_rank": self.lora_rank, "lora_alpha": self.lora_alpha, "lora_targets": self.lora_targets,
+            "eval_every": self.eval_every(), **overrides})
+
+    def eval_every(self) -> int:
+        """Steps between held-out evaluations, rounded up so that there are at most
+        ``evaluations``, the last at the end (9500 steps, 8 evaluations: every 1188 steps;
+        every 1187 added a ninth, four steps before the final one). 0: only at the end."""
+        return math.ceil(self.steps / self.evaluations) if self.evaluations else 0
+
+    def smoke(self) -> "Recipe":
+        """The same recipe at CI sizes: every cell runs in seconds."""
+        return dataclasses.replace(self, **self.smoke_sizes)
+
+    def with_overrides(self, overrides: dict) -> "Recipe":
+        """A copy with ``overrides``; unknown fields and wrong types raise ``ValueError``."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - set(fields))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no field {unknown}; its fields are {sorted(fields)}")
+        problems = type_problems(type(self), overrides)
+        if problems:
+            raise ValueError(f"{type(self).__name__}: {'; '.join(problems)}")
+        return dataclasses.replace(self, **overrides)
+
+
+@dataclass(frozen=True)
+class CaptionRecipe(Recipe):
+    pass
+
+
+@dataclass(frozen=True)
+class ObjectRecipe(Recipe):
+    """A stage that asks about one object of a scene (grounding, segmentation)."""
+
+    # ShapeWorld: the distinct 2-4 object training scenes, reused in turn with other questions
+    # (vlmkit.train.streams.reused_scenes); 0 draws a new scene for every question. Stored
+    # datasets (the full profile) are finite already and ignore it.
+    scenes: int = 0
+
+
+@dataclass(frozen=True)
+class GroundRecipe(ObjectRecipe):
+    # the curriculum (docs/experiments.md): first two-object scenes told apart by attribute
+    # expressions naming a colour, x1 trained alone at first, two questions per scene
+    attribute_pair_steps: int = 0
+    first_token_steps: int = 0
+    examples_per_scene: int = 1
+    codec_steps: int = 100  # steps per coordinate format in notebook 02's side-by-side experiment
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "attribute_pair_steps": 5,
+                                   "first_token_steps": 10, "codec_steps": 4}
+
+    def train_config(self, **overrides) -> TrainConfig:
+        return super().train_config(**{"first_token_steps": self.first_token_steps, **overrides})
+
+
+@dataclass(frozen=True)
+class SegmentRecipe(ObjectRecipe):
+    # "locate_segment": the box, then the outline, in one answer (the box guides the outline);
+    # "segment": the outline alone (docs/experiments.md#segmentation-recipe)
+    task: str = "locate_segment"
+    single_object_fraction: float = 0.0  # share of the steps on one-object scenes first
+    max_vertices: int = MAX_VERTICES  # outline budget of the training answers
+    compare_steps: int = 100  # steps per answer form in notebook 03's side-by-side experiment
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "compare_steps": 4}
+
+    def __post_init__(self) -> None:
+        if self.task not in OUTLINE_TASKS:
+            raise ValueError(f"SegmentRecipe.task={self.task!r}: choose one of {OUTLINE_TASKS}")
+
+
+@dataclass(frozen=True)
+class CombinedRecipe(Recipe):
+    # locate_segment weighted 4: the outline is what a mixture forgets first
+    # (docs/experiments.md#combined-recipe)
+    task_weights: dict = field(default_factory=lambda: {"caption": 1.0, "ground": 2.0, "locate_segment": 4.0,
+                                                         "point": 1.0, "describe": 1.5})
+    # the cycle experiment (vlmkit.train.cycle.compare_cycle): descriptions harvested from this many
+    # training scenes, then this many more steps with and without them, the kept descriptions
+    # making up cycle_share of the examples (as grounding and as description targets)
+    cycle_scenes: int = 300
+    cycle_steps: int = 100
+    cycle_share: float = 0.25
+    # ShapeWorld: the distinct training scenes each task of the mixture draws once and reuses in
+    # turn (vlmkit.train.streams.reused_scenes); 0 draws a new scene for every example.
+    # 4000 made a step 0.30 s instead of 0.40 but kept 0.005-0.009 less outline on the two seeds
+    # measured (docs/experiments.md#combined-recipe), so the tiny recipe draws new scenes
+    scenes: int = 0
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10, "cycle_scenes": 4, "cycle_steps": 4}
+
+
+# the full recipes' shared settings (see the module doc)
+FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, vision_lr_scale=0.01, warmup_steps=500)
+
+STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined")
+
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "tiny": {
+        "01_captioning": CaptionRecipe(steps=400, lr=5e-4, eval_size=100),
+        "02_grounding": GroundRecipe(steps=9500, lr=5e-4, evaluations=8, eval_size=300, attribute_pair_steps=1500,
+                                     first_token_steps=1000, examples_per_scene=2, scenes=32000),
+        "03_segmentation": SegmentRecipe(steps=5000, lr=1e-3, evaluations=4, eval_size=200, scenes=32000),
+        "04_combined": CombinedRecipe(steps=1800, lr=5e-4, warmup_steps=100, eval_size=150),
+    },
+    "full": {
+        "01_captioning": CaptionRecipe(steps=3000, **{**FULL_COMMON, "vision_lr_scale": 0.0}, eval_size=500),
+        "02_grounding": GroundRecipe(steps=10000, **FULL_COMMON, evaluations=10, eval_size=1000),
+        "03_segmentation": SegmentRecipe(steps=10000, **FULL_COMMON, evaluations=10, eval_size=1000),
+        "04_combined": CombinedRecipe(steps=10000, **FULL_COMMON, eval_size=1000),
+    },
+}
+
+
+def recipe_for(stage: str, profile: str, smoke: bool = False, **overrides) -> Recipe:
+    """The recipe of ``stage`` in ``profile`` (at CI sizes with ``smoke``), with ``overrides``."""
+    if profile not in RECIPES:
+        raise ValueError(f"unknown profile {profile!r}; profiles are {sorted(RECIPES)}")
+    if stage not in RECIPES[profile]:
+        raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    recipe = RECIPES[profile][stage]
+    return (recipe.smoke() if smoke else recipe).with_overrides(overrides)
+
+
+def parse_assignments(items: list[str] | tuple[str, ...]) -> dict:
+    """``["steps=200", "lr=1e-3", "task_weights={\\"ground\\": 1}"]`` -> typed values: each value is
+    read as JSON (numbers, true/false, objects), else kept as text. A malformed item raises
+    ``ValueError``; the fields themselves are checked by :meth:`Recipe.with_overrides` or the
+    dataclass the values go to."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"an assignment is key=value; got {item!r}")
+        try:
+            out[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name.strip()] = value
+    return out

@@ -1,0 +1,187 @@
+"""The notebooks' handover: each stage starts from the previous stage's checkpoint.
+
+:func:`previous_stage` loads it, or — when it is missing — says so and trains a short
+stand-in, so any notebook runs on its own. :func:`record_results` writes a stage's
+headline metrics next to its checkpoint, where ``make demo`` collects them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from vlmkit.storage.checkpoint import CheckpointError, load_model, save_checkpoint
+from vlmkit.text.codecs import Codec
+from vlmkit.evaluation.evaluate import evaluate_box_head, evaluate_grounding, evaluate_segmentation, evaluate_task
+from vlmkit.model import MiniVLM
+from vlmkit.train.profiles import Profile, checkpoint_root, load_profile
+from vlmkit.train.recipes import STAGES, CombinedRecipe, GroundRecipe, Recipe, SegmentRecipe
+from vlmkit.text.tasks import Stream
+from vlmkit.train.trainer import Trainer
+
+RESULTS_FILE = "results.json"
+
+
+def stage_dir(name: str) -> Path:
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r}; stages are {STAGES}")
+    return checkpoint_root() / name
+
+
+def previous_stage(name: str, stand_in: Callable[[], MiniVLM]) -> MiniVLM:
+    """The model saved by stage ``name``; if there is none, ``stand_in()`` with a message."""
+    path = stage_dir(name)
+    try:
+        model = load_model(path)
+    except CheckpointError as err:
+        print(f"Could not resume from stage {name}: {err}.\n"
+              f"Training a short stand-in instead so this notebook runs on its own; run notebook "
+              f"{name} first for the real starting point.")
+        return stand_in()
+    print(f"Resumed from {path} ({model.num_parameters()['total']:,} parameters)")
+    return model
+
+
+def short_captioning_model(profile: str | Profile = "tiny", **config_overrides) -> MiniVLM:
+    """A fresh model trained for a quarter of the captioning recipe's steps: the stand-in for
+    a missing stage 01."""
+    profile = load_profile(profile, announce=False)
+    recipe = profile.recipe("01_captioning")
+    recipe = recipe.with_overrides({"steps": max(recipe.steps // 4, 1)})
+    model = profile.new_model(**config_overrides)
+    Trainer(model, profile.training_stream("caption", model.codec, recipe), recipe.train_config()).train()
+    return model
+
+
+def stage_trainer(name: str, model: MiniVLM, stream, recipe: Recipe, evaluate=None) -> Trainer:
+    """The Trainer of stage ``name`` with ``recipe``'s settings. It saves to the stage's
+    checkpoint every 5% of its steps, and when the notebook cell runs again after a kernel
+    restart it continues the interrupted run from its last save instead of starting over
+    (:meth:`Trainer.resume_if_saved`)."""
+    config = recipe.train_config(save_every=max(recipe.steps // 20, 25))
+    trainer = Trainer(model, stream, config, output_dir=stage_dir(name), evaluate=evaluate)
+    trainer.resume_if_saved()
+    return trainer
+
+
+def save_stage(model: MiniVLM, name: str, trainer: Trainer | None = None) -> Path:
+    """Save the stage's checkpoint (with the trainer's state and history when given)."""
+    if trainer is not None:
+        if trainer.saved == (stage_dir(name), trainer.step):
+            return stage_dir(name)  # the stage's trainer saved exactly this at its last step
+        return trainer.save(stage_dir(name))
+    return save_checkpoint(model, stage_dir(name))
+
+
+def record_results(name: str, metrics: dict, **extra) -> dict:
+    """Write the stage's headline metrics to ``<checkpoint>/results.json`` and return them."""
+    record = {"stage": name, "metrics": metrics, **extra}
+    path = stage_dir(name)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / RESULTS_FILE).write_text(json.dumps(record, indent=1, default=float))
+    return record
+
+
+def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dict], profile: Profile,
+                   recipe: GroundRecipe, box_head: bool = True) -> dict[str, dict]:
+    """Train a copy of ``model`` for ``recipe.codec_steps`` grounding steps on one-object
+    scenes in each codec format and score it, unconstrained (only ``loc`` could be
+    constrained, and that would not be fair). Every format trains on plain cross-entropy
+    (soft location targets exist only for ``loc``), so the format is the one difference.
+    With ``box_head``, one more copy answers with numbers instead of text: a regression head
+    trained with L1 + GIoU for as many steps (:mod:`vlmkit.model.box_head`), as ``"box head"``."""
+    steps = recipe.codec_steps
+    short = recipe.with_overrides({"steps": steps, "evaluations": 0, "first_token_steps": 0, "attribute_pair_steps": 0,
+                                   "examples_per_scene": 1})
+    results = {}
+    for fmt in formats:
+        candidate = MiniVLM(replace(model.config, codec_format=fmt, codec_label_sigma=0.0), model.tokenizer)
+        candidate.load_state_dict(model.state_dict())
+        stream = profile.training_stream("ground", candidate.codec, short,
+                                         single_object_examples=steps * recipe.batch_size)
+        trainer = Trainer(candidate, stream, short.train_config())
+        trainer.train()
+        scored = evaluate_grounding(candidate, eval_rows, constrained=False, progress=False)
+        answer_tokens = len(candidate.tokenizer(stream[0].answer, add_special_tokens=False)["input_ids"])
+        results[fmt] = scored.metrics | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
+    if box_head:
+        candidate = MiniVLM(replace(model.config, box_head=True), model.tokenizer)
+        candidate.load_state_dict(model.state_dict(), strict=False)  # all but the new head
+        stream = profile.training_stream("ground", candidate.codec, short, single_object_examples=steps * recipe.batch_size)
+        trainer = Trainer(candidate, stream, short.train_config(objective="box"))
+        trainer.train()
+        results["box head"] = evaluate_box_head(candidate, eval_rows).metrics | {
+            "answer_tokens": 0, "minutes": trainer.train_seconds / 60}
+    return results
+
+
+def compare_outline_answers(model: MiniVLM, eval_rows: list[dict], profile: Profile,
+                            recipe: SegmentRecipe) -> dict[str, dict]:
+    """Train a copy of ``model`` for ``recipe.compare_steps`` steps on each answer form of an
+    outline, the outline alone (``segment``) and the box then the outline
+    (``locate_segment``), with ``recipe``'s other settings, and score each on ``eval_rows``:
+    the same start, data and steps, so the answer form is the one difference."""
+    short = recipe.with_overrides({"steps": recipe.compare_steps, "evaluations": 0})
+    results = {}
+    for task, label in (("segment", "outline alone"), ("locate_segment", "box, then outline")):
+        candidate = MiniVLM(model.config, model.tokenizer)
+        candidate.load_state_dict(model.state_dict())
+        stream = profile.training_stream(task, candidate.codec, short)
+        trainer = Trainer(candidate, stream, short.train_config())
+        trainer.train()
+        scored = evaluate_segmentation(candidate, eval_rows, progress=False, task=task)
+        answer_tokens = len(candidate.tokenizer(stream[0].answer, add_special_tokens=False)["input_ids"])
+        results[label] = scored.metrics | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
+    return results
+
+
+def stage_tasks(stage: str, recipe: Recipe) -> list[str]:
+    """The tasks ``stage`` trains with ``recipe``: one for 01-03, the mixture's for 04."""
+    if isinstance(recipe, CombinedRecipe):
+        return list(recipe.task_weights)
+    if isinstance(recipe, SegmentRecipe):
+        return [recipe.task]
+    return [{"01_captioning": "caption", "02_grounding": "ground"}[stage]]
+
+
+def stage_stream(stage: str, profile: Profile, recipe: Recipe, codec: Codec, seed: int = 0) -> Stream:
+    """The training examples ``stage`` trains on with ``recipe``: its one task's stream, or for
+    notebook 04 the mixture of its tasks, each reusing ``recipe.scenes`` scenes. The notebooks
+    train on seed 0; the benchmarks and the cycle's arms draw other seeds of the same stream."""
+    tasks = stage_tasks(stage, recipe)
+    if len(tasks) > 1:
+        return profile.mixture_stream(recipe.task_weights, codec, seed=seed, scenes=recipe.scenes)
+    return profile.training_stream(tasks[0], codec, recipe, seed=seed)
+
+
+PREVIOUS_STAGE = {"02_grounding": "01_captioning", "03_segmentation": "02_grounding", "04_combined": "03_segmentation"}
+
+
+def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | None = None) -> dict:
+    """Train ``stage`` as its notebook does, without the notebook's side experiments and
+    figures (``vlmkit train``): start from ``start`` (default: the previous stage's
+    checkpoint, or a stand-in if there is none), train with ``recipe`` (saved every 5% and
+    resumable), score on ``recipe.eval_size`` held-out rows, save the checkpoint and record
+    the results. Returns the recorded results."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    if start is not None:
+        model = start
+    elif stage in PREVIOUS_STAGE:
+        model = previous_stage(PREVIOUS_STAGE[stage], stand_in=lambda: short_captioning_model(profile))
+    else:
+        model = profile.new_model()
+    tasks = stage_tasks(stage, recipe)
+    stream = stage_stream(stage, profile, recipe, model.codec)
+    probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
+    trainer = stage_trainer(stage, model, stream, recipe, evaluate=lambda m: {
+        f"{task}/{k}" if len(tasks) > 1 else k: v for task in tasks
+        for k, v in evaluate_task(m, task, probe[task], progress=False).items()})
+    trainer.train()
+    metrics = {task: evaluate_task(model, task, profile.evaluation_rows(task, "val", count=recipe.eval_size))
+               for task in tasks}
+    save_stage(model, stage, trainer)
+    headline = metrics[tasks[0]] if len(tasks) == 1 else {f"{t}/{k}": v for t, m in metrics.items() for k, v in m.items()}
+    return record_results(stage, headline, train_steps=trainer.step, train_minutes=round(trainer.train_seconds / 60, 2))

@@ -1,0 +1,353 @@
+"""One training loop for every task and both profiles, on ``accelerate``.
+
+``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
+bf16 instructions; on one without, fp32 rounded as bf16 autocast rounds: ``vlmkit.train.bf16_rounding``),
+accumulates gradients, and under ``accelerate launch`` spreads the
+work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.text.tasks.Stream`:
+step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly
+the examples the uninterrupted run would have seen (no sampler state to save).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from vlmkit.train.bf16_rounding import BF16Rounding
+from vlmkit.storage.checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_training_state, rng_state,
+                         save_checkpoint, set_rng_state)
+from vlmkit.model.lora import add_lora
+from vlmkit.model import MiniVLM
+from vlmkit.text.processor import IGNORE_INDEX
+from vlmkit.text.processor import Processor
+from vlmkit.text.tasks import Stream
+
+
+def keep_first_answer_label(labels: torch.Tensor) -> torch.Tensor:
+    """``labels`` with every answer token but the first ignored."""
+    answer = labels != IGNORE_INDEX
+    first = answer & (answer.cumsum(dim=1) == 1)
+    return torch.where(first, labels, torch.full_like(labels, IGNORE_INDEX))
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "auto"  # "no", "bf16", "fp16", "bf16-rounded" or "auto": see resolve_mixed_precision
+    eval_every: int = 0  # steps; 0 = only at the end
+    save_every: int = 0  # steps; 0 = only at the end
+    log_every: int = 10
+    seed: int = 0
+    progress: bool = True
+    # For this many steps train on each answer's first token alone. For a box that is x1,
+    # where the model decides *which* object: trained on the whole box from the start,
+    # teacher-forced y1, x2 and y2 just follow x1 to its object and the model never learns
+    # to read the words (docs/experiments.md#binding-probe).
+    first_token_steps: int = 0
+    # per-part learning rates as shares of lr, which the projector (new, randomly initialised)
+    # trains at; pretrained parts want far less (nanoVLM: 5e-5 against the projector's 5e-3).
+    # 0 freezes the part (no gradients computed for it).
+    vision_lr_scale: float = 1.0
+    lm_lr_scale: float = 1.0
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% more time
+    # "tokens": the answer as text (every task); "box": the box head regresses grounding boxes
+    # (vlmkit.model.box_head; the model needs box_head=True)
+    objective: str = "tokens"
+    # LoRA adapters on the LM (vlmkit.model.lora): rank 0 = none; the model gets them at the start
+    lora_rank: int = 0
+    lora_alpha: float = 32.0
+    lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
+
+
+# Fields that change how or when the run saves, logs and evaluates, but not the weights it
+# reaches: a resumed run may change these. Any other difference makes a different run.
+BOOKKEEPING_FIELDS = ("eval_every", "save_every", "log_every", "progress")
+
+
+def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
+    """``{field: (saved, now)}`` for the fields, other than bookkeeping, where ``config``
+    differs from a saved run's ``asdict(TrainConfig)``."""
+    return {f.name: (saved.get(f.name), getattr(config, f.name)) for f in fields(config)
+            if f.name not in BOOKKEEPING_FIELDS and saved.get(f.name) != getattr(config, f.name)}
+
+
+def resolve_mixed_precision(setting: str) -> tuple[str, str]:
+    """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
+    later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
+    so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
+    instructions (AVX512-BF16 or AMX), else "bf16-rounded": fp32 arithmetic with every matrix
+    product's inputs, output and gradients rounded to bf16, as bf16 autocast rounds them
+    (:class:`vlmkit.train.bf16_rounding.BF16Rounding`; torch's own bf16 on such a CPU is emulated,
+    12.5x slower than fp32 on our AMD EPYC). Losses are computed in fp32.
+
+    On a CPU bf16 is not always the faster: the tiny profile's grounding steps took 22% less
+    time on an AMD EPYC but 32% *more* on a 2-core Intel Xeon VM. It stays the choice there,
+    and without bf16 instructions its rounding is reproduced at about 1.3x fp32's time,
+    because the tiny grounding recipe learned worse in plain fp32: fp32 runs ended at Acc@0.5
+    0.79-0.92, the bad draws never binding colour words, every bf16 run at 0.908-0.919, and
+    seed 0 bf16-rounded at 0.896 where in plain fp32 it reached 0.855 (colour-only expressions
+    0.95 against 0.78; docs/experiments.md#bf16). "no" (plain fp32) is faster, a different draw."""
+    if setting not in ("auto", "no", "bf16", "fp16", "bf16-rounded"):
+        raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16, fp16 or bf16-rounded")
+    if setting != "auto":
+        return setting, "as configured"
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name()
+        if torch.cuda.is_bf16_supported():
+            return "bf16", f"{name} supports bf16"
+        return "fp16", f"{name} has no bf16: fp16 with loss scaling"
+    if cpu_has_bf16():
+        return "bf16", "this CPU has bf16 instructions"
+    return "bf16-rounded", "this CPU has no bf16 instructions: fp32 rounded as bf16 autocast rounds"
+
+
+def cpu_has_bf16() -> bool:
+    """True if this CPU runs bf16 matrix products natively; without that, bf16 autocast is
+    emulated and not expected to beat fp32. (``torch.cpu``'s feature probes are private,
+    hence the getattr: a torch without them means fp32, not an error.)"""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def prepare_model(model: MiniVLM, config: TrainConfig, precision: str = "no") -> None:
+    """What ``config`` asks of the model before its optimizer exists: LoRA adapters, frozen
+    parts (a learning-rate share of 0), gradient checkpointing (in ``precision``, the resolved
+    one: a bf16-rounded run's recomputed forward must be rounded as the first was)."""
+    for name in ("vision_lr_scale", "lm_lr_scale"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} is a share of lr, at least 0; got {getattr(config, name)}")
+    if config.objective not in ("tokens", "box"):
+        raise ValueError(f"objective={config.objective!r}: choose 'tokens' or 'box'")
+    if config.objective == "box" and model.box_head is None:
+        raise ValueError("objective='box' trains the box head; build the model with box_head=True")
+    if config.lora_rank and not model.config.lm_lora_rank:
+        add_lora(model, config.lora_rank, config.lora_alpha, config.lora_targets)
+    elif config.lora_rank and (model.config.lm_lora_rank, model.config.lm_lora_targets) != (
+            config.lora_rank, config.lora_targets):
+        raise ValueError(f"the model has LoRA rank {model.config.lm_lora_rank} on {model.config.lm_lora_targets!r}, "
+                         f"the config asks for rank {config.lora_rank} on {config.lora_targets!r}")
+    if config.vision_lr_scale == 0:
+        model.vision.requires_grad_(False)
+    if config.lm_lr_scale == 0:
+        model.lm.requires_grad_(False)
+    if config.gradient_checkpointing:
+        # non-reentrant: works with inputs_embeds and frozen parts (the reentrant variant
+        # needs an input that requires grad). The recomputation runs in backward, where a
+        # torch function mode entered around the forward is not active: it gets its own.
+        kwargs = {"use_reentrant": False}
+        if precision == "bf16-rounded":
+            kwargs["context_fn"] = lambda: (contextlib.nullcontext(), BF16Rounding())
+        for part in (model.lm, model.vision.vit):
+            if hasattr(part, "activation_checkpointing_enable"):  # its name from transformers 5.2x on
+                part.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                part.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+class Trainer:
+    """Train ``model`` on ``stream``; optionally evaluate with ``evaluate(model) -> dict``
+    and save to ``output_dir`` (a checkpoint directory with training state)."""
+
+    def __init__(self, model: MiniVLM, stream: Stream, config: TrainConfig, output_dir: str | Path | None = None,
+                 evaluate: Callable[[MiniVLM], dict] | None = None):
+        self.config, self.stream, self.evaluate = config, stream, evaluate
+        self.output_dir = Path(output_dir) if output_dir else None
+        if self.output_dir is not None:
+            check_replaceable(self.output_dir)  # refuse now, not after an hour of training
+        self.precision, why = resolve_mixed_precision(config.mixed_precision)  # saved with each checkpoint
+        # accelerate runs autocast for bf16 and fp16; bf16-rounded is fp32 to accelerate, rounded
+        # here around the forward and backward pass of each training step (not evaluation's)
+        self.accelerator = Accelerator(mixed_precision="no" if self.precision == "bf16-rounded" else self.precision,
+                                       gradient_accumulation_steps=config.grad_accum)
+        self.rounding = BF16Rounding if self.precision == "bf16-rounded" else contextlib.nullcontext
+        if config.progress:
+            print(f"mixed precision: {self.precision} ({why}); batch {config.batch_size} x {config.grad_accum} "
+                  f"accumulated = {config.batch_size * config.grad_accum} per step")
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched > 1 and self.accelerator.num_processes == 1:
+            raise RuntimeError(f"launched as {launched} processes (WORLD_SIZE) but accelerate sees one, so each "
+                               "would train alone on the same examples; on a CPU set ACCELERATE_USE_CPU=true "
+                               "(as `accelerate launch --cpu` does)")
+        torch.manual_seed(config.seed)
+        self.processor = Processor.for_model(model)
+        prepare_model(model, config, self.precision)
+        # the parts the model builds new (projector, box head) train at lr; the encoder and the
+        # LM at their shares of it
+        vision, lm = {id(p) for p in model.vision.parameters()}, {id(p) for p in model.lm.parameters()}
+        groups = []
+        for lr, belongs in ((config.lr, lambda p: id(p) not in vision and id(p) not in lm),
+                            (config.lr * config.vision_lr_scale, lambda p: id(p) in vision),
+                            (config.lr * config.lm_lr_scale, lambda p: id(p) in lm)):
+            params = [p for p in model.parameters() if p.requires_grad and belongs(p)]
+            groups += [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
+                       {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
+        # Not prepared by accelerate: its wrapper steps once per process, and our schedule
+        # counts optimizer steps, which every process takes together.
+        self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.step, self.history, self.train_seconds = 0, [], 0.0
+        self.saved = (None, -1)  # (directory, step) of the last save
+
+    @property
+    def unwrapped(self) -> MiniVLM:
+        return self.accelerator.unwrap_model(self.model)
+
+    def examples_for(self, step: int, micro: int) -> list:
+        """The examples of micro-batch ``micro`` of ``step`` on this process (fixed indices)."""
+        c, acc = self.config, self.accelerator
+        start = ((step * c.grad_accum + micro) * acc.num_processes + acc.process_index) * c.batch_size
+        return [self.stream[i % len(self.stream)] for i in range(start, start + c.batch_size)]
+
+    def differences(self, state: dict) -> dict[str, tuple]:
+        """``{name: (saved, now)}`` where this run differs from the saved run of training
+        ``state``: its TrainConfig fields, and the precision it trained in. "auto" may resolve
+        differently on another machine (:func:`resolve_mixed_precision`), so the precision the
+        saved run resolved is compared, not the setting, where the checkpoint records it."""
+        changed = changed_fields(state["train_config"], self.config)
+        if "precision" in state:
+            changed.pop("mixed_precision", None)
+            if state["precision"] != self.precision:
+                changed["precision"] = (state["precision"], self.precision)
+        return changed
+
+    def resume(self, directory: str | Path) -> None:
+        """Continue the run saved in ``directory`` exactly: weights, optimizer, schedule, RNG, step.
+
+        The run must have been saved with this ``TrainConfig`` (bookkeeping fields such as
+        ``eval_every`` aside) and in this precision: resuming with another learning rate, batch,
+        step count or arithmetic would silently be a different run, so it raises
+        ``ValueError`` naming the differences (:meth:`differences`)."""
+        saved, state = load_checkpoint(directory)
+        changed = self.differences(state)
+        if changed:
+            listed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            hint = (" ('auto' chooses by this machine: set mixed_precision to the saved precision to resume here)"
+                    if "precision" in changed and self.config.mixed_precision == "auto" else "")
+            raise ValueError(f"{directory} was saved by a run with another TrainConfig ({listed}){hint}; resume "
+                             f"with the saved config, or start a new stage from its weights with load_model")
+        self.unwrapped.load_state_dict(saved.state_dict())
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        self.step, self.history, self.train_seconds = state["step"], state["history"], state["train_seconds"]
+
+    def resume_if_saved(self) -> bool:
+        """Continue from ``output_dir`` if it holds an unfinished save of this same run (what a
+        notebook cell does when it is run again after a kernel restart); otherwise start from
+        the beginning. Says which, and returns True if it resumed."""
+        if self.output_dir is None:
+            raise ValueError("resume_if_saved needs the Trainer's output_dir")
+        try:
+            state = load_training_state(self.output_dir)  # the step and config decide; weights load in resume
+        except CheckpointError:
+            return False  # nothing saved there (or no training state): a fresh run
+        changed = self.differences(state)
+        if changed or state["step"] >= self.config.steps:
+            why = f"its TrainConfig differs in {sorted(changed)}" if changed else "that run had finished"
+            print(f"Not resuming from {self.output_dir}: {why}. Training from step 0; the first save replaces it.")
+            return False
+        self.resume(self.output_dir)
+        print(f"Resumed the interrupted run saved in {self.output_dir} at step {self.step} of {self.config.steps}.")
+        return True
+
+    def save(self, directory: str | Path | None = None) -> Path:
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                 "rng": rng_state(), "step": self.step, "history": self.history, "train_seconds": self.train_seconds,
+                 "train_config": asdict(self.config), "precision": self.precision}
+        target = Path(directory) if directory else self.output_dir
+        if target is None:
+            raise ValueError("no directory to save to: pass one or set output_dir")
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            save_checkpoint(self.unwrapped, target, state,
+                            companions={"history.json": json.dumps(self.history, indent=1)})
+        self.saved = (target, self.step)
+        return target
+
+    def run_evaluation(self) -> None:
+        """Evaluate now and append the metrics to the history (no-op without an evaluate function).
+        With several processes the main one evaluates (it alone saves) and the others wait."""
+        if self.evaluate is None:
+            return
+        if self.accelerator.is_main_process:
+            self.model.eval()
+            metrics = self.evaluate(self.unwrapped)
+            self.model.train()
+            self.history.append({"step": self.step, "train_seconds": self.train_seconds, **metrics})
+        self.accelerator.wait_for_everyone()
+
+    def train(self, until_step: int | None = None) -> list[dict]:
+        """Train to ``until_step`` (default: ``config.steps``); returns the history.
+
+        Stopping early and calling :meth:`save`, then :meth:`resume` in a new Trainer and
+        training on, ends with the same weights as one uninterrupted run.
+        """
+        c = self.config
+        end = min(until_step or c.steps, c.steps)
+        self.model.train()
+        bar = tqdm(total=end, initial=self.step, desc="training", disable=not c.progress or end <= self.step)
+        running = []
+        while self.step < end:
+            step_start = time.perf_counter()
+            for micro in range(c.grad_accum):
+                examples = self.examples_for(self.step, micro)
+                if c.objective == "box":
+                    batch = self.processor.box_batch(examples)
+                else:
+                    batch = self.processor.training_batch(examples)
+                    if self.step < c.first_token_steps:
+                        batch["labels"] = keep_first_answer_label(batch["labels"])
+                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+                with self.accelerator.accumulate(self.model):
+                    with self.rounding():  # rounds the backward too (vlmkit.train.bf16_rounding)
+                        loss = self.model(**batch).loss
+                    self.accelerator.backward(loss)
+                    if self.accelerator.sync_gradients and c.max_grad_norm:
+                        self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+                    self.optimizer.step()
+                    if self.accelerator.sync_gradients:
+                        self.scheduler.step()
+                    self.optimizer.zero_grad()
+                running.append(loss.item())
+            self.step += 1
+            self.train_seconds += time.perf_counter() - step_start
+            if not math.isfinite(running[-1]):
+                raise FloatingPointError(f"loss became {running[-1]} at step {self.step}; lower the learning rate")
+            if self.step % c.log_every == 0 or self.step == end:
+                loss = self.accelerator.reduce(torch.tensor(sum(running) / len(running)), reduction="mean").item()
+                self.history.append({"step": self.step, "loss": loss,
+                                     "lr": self.scheduler.get_last_lr()[0],
+                                     "train_seconds": self.train_seconds})
+                bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}")
+                running = []
+            bar.update(1)
+            # periodic work depends on the step alone, so a resumed run does exactly what an
+            # uninterrupted one does; the last step is evaluated once, below
+            if c.eval_every and self.step % c.eval_every == 0 and self.step < c.steps:
+                self.run_evaluation()
+            if c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end:
+                self.save()
+            if self.step == c.steps:
+                self.run_evaluation()
+        bar.close()
+        if self.output_dir:
+            self.save()
+        return self.history
