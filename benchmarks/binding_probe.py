@@ -17,7 +17,7 @@ colour word changes.
 MLP: colour is then perfectly readable, and whatever fails is the language model's lookup.
 ``--colour-last`` asks "locate: the shape red", so the colour word is the token the answer is
 predicted from; ``--image-after-prompt`` lets the image tokens read the words;
-``--first-token-only`` (or ``--first-token-steps``) trains on x1 alone. docs/experiments.md#binding-probe has
+``--first-token-only`` (or ``--first-token-steps``) trains on x1 alone. docs/experiments/binding.md#binding-probe has
 the measurements.
 """
 
@@ -27,9 +27,9 @@ import argparse
 
 import torch
 
+from vlmkit.evaluation.probes import EVAL_SCENES, ColourOracle, ColourPairs, PixelsThrough, query_dependence
 from vlmkit.train.profiles import new_model
 from vlmkit.train.trainer import TrainConfig, Trainer
-from vlmkit.evaluation.probes import EVAL_SCENES, ColourOracle, ColourPairs, PixelsThrough, query_dependence
 
 
 def main() -> None:

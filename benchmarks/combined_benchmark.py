@@ -7,7 +7,7 @@ at the start and after, as notebook 04's table does (the same rows, the same eva
 
 With the recipe as it is and seed 0 it trains on notebook 04's examples with its settings and
 scores the same held-out rows (threads other than the notebook's 2 may round differently).
-The variants tried and what each did: ``docs/experiments.md#combined-recipe``.
+The variants tried and what each did: ``docs/experiments/combined_recipe.md``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from vlmkit.storage.checkpoint import load_model
 from vlmkit.evaluation.evaluate import evaluate_task
+from vlmkit.storage.checkpoint import load_model
 from vlmkit.train.profiles import load_profile
 from vlmkit.train.recipes import parse_assignments
 from vlmkit.train.stages import stage_stream
@@ -47,7 +47,7 @@ def main() -> None:
     model = load_model(args.start)
     rows = {task: profile.evaluation_rows(task, "val", count=recipe.eval_size) for task in recipe.task_weights}
     start = {task: evaluate_task(model, task, task_rows, progress=False) for task, task_rows in rows.items()}
-    stream = stage_stream("04_combined", profile, recipe, model.codec, seed=args.seed)
+    stream = stage_stream(profile, recipe, model.codec, seed=args.seed)
     trainer = Trainer(model, stream, recipe.train_config(progress=False, seed=args.seed))
     trainer.train()
     after = {task: evaluate_task(model, task, task_rows, progress=False) for task, task_rows in rows.items()}

@@ -128,7 +128,7 @@ class DeathPlan:
     def install(self, tokenizer) -> None:
         import shutil
 
-        from vlmkit import checkpoint
+        from vlmkit.storage import checkpoint
 
         def wrap(owner, name):
             original = getattr(owner, name)

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vlmkit.evaluation.probes import TEST_SCENES, TRAIN_SCENES, cell_labels, linear_probe_accuracy, standardised
 from vlmkit.storage.checkpoint import load_model
 from vlmkit.text.processor import Processor
 from vlmkit.train.profiles import new_model
 from vlmkit.train.streams import multi_object_world
-from vlmkit.evaluation.probes import TEST_SCENES, TRAIN_SCENES, cell_labels, linear_probe_accuracy, standardised
 
 
 def main() -> None:

@@ -30,9 +30,9 @@ from pathlib import Path
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from vlmkit.inference.answers import EVAL_BATCH
 from vlmkit.storage.checkpoint import load_model
 from vlmkit.text.constrained import LocationGrammar
-from vlmkit.inference.answers import EVAL_BATCH
 from vlmkit.text.processor import Processor
 from vlmkit.train.profiles import new_model
 from vlmkit.train.streams import shapeworld_stream

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from vlmkit.storage.checkpoint import load_model
 from vlmkit.evaluation.evaluate import evaluate_grounding, object_hits
-from vlmkit.train.streams import keep_expressions, multi_object_world
 from vlmkit.evaluation.probes import accuracy_by_named_attributes
+from vlmkit.storage.checkpoint import load_model
+from vlmkit.train.streams import keep_expressions, multi_object_world
 
 
 def main() -> None:

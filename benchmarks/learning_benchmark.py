@@ -2,7 +2,7 @@
 checkpoint, on 2 CPU threads, and print Acc@0.5 on held-out 2-4 object scenes against
 training time (evaluation time excluded). "colour" is Acc@0.5 on the colour-only expressions
 of those scenes ("the red shape"): whether the model has bound colour words, which decides
-how far a run gets (docs/experiments.md#colour-binding).
+how far a run gets (docs/experiments/binding.md#colour-binding).
 
     python benchmarks/learning_benchmark.py                       # the tiny recipes of vlmkit.train.recipes
     python benchmarks/learning_benchmark.py --set steps=8000 --config lm_heads=4   # a variant
@@ -22,11 +22,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
+from vlmkit.data.shapeworld import ShapeWorld
 from vlmkit.evaluation.evaluate import evaluate_grounding
 from vlmkit.train.profiles import new_model
 from vlmkit.train.recipes import parse_assignments, recipe_for
 from vlmkit.train.streams import colour_only, curriculum_stream, multi_object_world, shapeworld_stream
-from vlmkit.data.shapeworld import ShapeWorld
 from vlmkit.train.trainer import Trainer
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from vlmkit.storage.checkpoint import load_model
-from vlmkit.inference.export import OnnxVLM, export_onnx
 from vlmkit.inference.answers import predict
+from vlmkit.inference.export import OnnxVLM, export_onnx
+from vlmkit.storage.checkpoint import load_model
 from vlmkit.train.profiles import new_model
 from vlmkit.train.streams import shapeworld_stream
 

@@ -1,11 +1,11 @@
 """Draw several learning-benchmark runs in one figure: Acc@0.5 against training minutes or steps.
 
 Dashed, where a run recorded it: Acc@0.5 on the colour-only expressions ("the red shape"),
-which only a model that binds colour words answers (docs/experiments.md#colour-binding).
+which only a model that binds colour words answers (docs/experiments/binding.md#colour-binding).
 
-One run is one draw (docs/experiments.md#run-to-run): put the seeds side by side. Minutes compare
+One run is one draw (docs/experiments/grounding_recipe.md#run-to-run-spread): put the seeds side by side. Minutes compare
 runs of one machine only (the same step cost 86 ms on one 2-core machine, 124-170 on another,
-docs/experiments.md#vit-layers); ``--x step`` compares runs made anywhere.
+docs/experiments/model_design.md#vit-layers); ``--x step`` compares runs made anywhere.
 
     python benchmarks/plot_learning_curves.py runs/seed0/results.json runs/seed1/results.json \
         --labels "seed 0" "seed 1" --out docs/learning_curve.png

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from skimage import measure
 
-from vlmkit.data.coco import CocoInstances, sample_folder
 from vlmkit.core.polygons import budget_curve, mask_iou, polygons_to_mask
+from vlmkit.data.coco import CocoInstances, sample_folder
 
 BUDGETS = (8, 16, 32, 64)
 

@@ -7,7 +7,7 @@ grounding Acc@0.5 the model keeps, with training minutes (evaluation excluded).
     python benchmarks/segmentation_benchmark.py checkpoints/02_grounding --set steps=3000 max_vertices=8
 
 The recipe is notebook 03's (:mod:`vlmkit.train.recipes`); ``--set`` changes its fields, checked
-against them. The variants tried and what each did: ``docs/experiments.md#segmentation-recipe``.
+against them. The variants tried and what each did: ``docs/experiments/segmentation_recipe.md``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vlmkit.storage.checkpoint import load_model, save_checkpoint
 from vlmkit.evaluation.evaluate import evaluate_grounding, evaluate_segmentation
+from vlmkit.storage.checkpoint import load_model, save_checkpoint
+from vlmkit.text.tasks import MixtureStream
 from vlmkit.train.profiles import load_profile
 from vlmkit.train.recipes import parse_assignments
-from vlmkit.text.tasks import MixtureStream
 from vlmkit.train.trainer import Trainer
 
 

@@ -23,7 +23,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from vlmkit.train.profiles import load_profile
-from vlmkit.train.stages import stage_stream, stage_tasks
+from vlmkit.train.stages import stage_stream
 from vlmkit.train.trainer import Trainer
 
 STAGES = ("02_grounding", "03_segmentation", "04_combined")
@@ -48,8 +48,8 @@ def main() -> None:
     model = profile_.new_model()
     # past the curriculum's first stages: the 2-4 object scenes most steps train on
     start = getattr(recipe, "attribute_pair_steps", 0) + int(getattr(recipe, "single_object_fraction", 0) * recipe.steps)
-    tasks = stage_tasks(args.stage, recipe)
-    stream = stage_stream(args.stage, profile_, recipe, model.codec)
+    tasks = recipe.tasks()
+    stream = stage_stream(profile_, recipe, model.codec)
     config = dataclasses.replace(recipe.train_config(progress=False, first_token_steps=0), eval_every=0,
                                  save_every=0)
     trainer = Trainer(model, stream, config)

@@ -40,12 +40,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vlmkit.text.processor import Processor
-from vlmkit.train.profiles import new_model
-from vlmkit.train.streams import multi_object_world, shapeworld_stream
-from vlmkit.train.recipes import parse_assignments
-from vlmkit.text.processor import IGNORE_INDEX
+from vlmkit.text.processor import IGNORE_INDEX, Processor
 from vlmkit.train.bf16_rounding import BF16Rounding
+from vlmkit.train.profiles import new_model
+from vlmkit.train.recipes import parse_assignments
+from vlmkit.train.streams import multi_object_world, shapeworld_stream
 from vlmkit.train.trainer import TrainConfig, Trainer, cpu_has_bf16, resolve_mixed_precision
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
@@ -182,7 +181,7 @@ def time_precision(args, stream) -> None:
     """bf16 autocast, bf16-rounded fp32 and fp32 from the same weights on the same batches, in
     alternating rounds: what the precision "auto" picks costs on this CPU (bf16 autocast 22%
     faster than fp32 a step on an AMD EPYC with bf16 instructions, 32% slower on an Intel Xeon
-    VM with them, 12.5x slower, emulated, on an AMD EPYC without: docs/experiments.md#bf16)."""
+    VM with them, 12.5x slower, emulated, on an AMD EPYC without: docs/experiments/arithmetic.md)."""
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
     models = {name: copy.deepcopy(start) for name in PRECISIONS}
@@ -204,7 +203,7 @@ def time_precision(args, stream) -> None:
 def time_compile(args, stream) -> None:
     """The eager model against ``torch.compile`` of it, from the same weights on the same batches
     (several sequence lengths, as dynamic padding gives), in alternating rounds after the compiled
-    model's warm-up, which includes compiling. Why it is not in the Trainer: docs/experiments.md#step-profile.
+    model's warm-up, which includes compiling. Why it is not in the Trainer: docs/experiments/step_profile.md.
     In bf16 autocast where the CPU has bf16 instructions, else in fp32: torch 2.13's dynamo cannot
     run the model under :class:`vlmkit.train.bf16_rounding.BF16Rounding` (a ``TorchFunctionMode``; its
     resumed frames are called with wrong arguments, ``TypeError: to() received ... (torch.Size)``)."""

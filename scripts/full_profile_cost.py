@@ -28,9 +28,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from vlmkit.data.coco import CocoInstances, sample_folder
 from vlmkit.data.sources import epoch_shuffled
 from vlmkit.text.processor import Processor
+from vlmkit.text.tasks import RowStream
 from vlmkit.train.profiles import load_profile
 from vlmkit.train.recipes import recipe_for
-from vlmkit.text.tasks import RowStream
 from vlmkit.train.trainer import TrainConfig, Trainer
 
 # Peak dense throughput (TFLOP/s) of each GPU at the precision vlmkit's "auto" picks there,

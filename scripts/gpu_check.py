@@ -25,15 +25,15 @@ from dataclasses import asdict
 
 import torch
 
-from vlmkit.storage.checkpoint import load_checkpoint, load_model
 from vlmkit.data.coco import CocoInstances, sample_folder
+from vlmkit.data.refcoco import load_refcoco_hub
 from vlmkit.data.sources import epoch_shuffled
 from vlmkit.evaluation.evaluate import evaluate_grounding
+from vlmkit.storage.checkpoint import load_checkpoint, load_model
 from vlmkit.text.processor import Processor
+from vlmkit.text.tasks import RowStream
 from vlmkit.train.profiles import load_profile
 from vlmkit.train.recipes import parse_assignments, recipe_for
-from vlmkit.data.refcoco import load_refcoco_hub
-from vlmkit.text.tasks import RowStream
 from vlmkit.train.trainer import Trainer
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlmkit.storage.checkpoint import load_model, save_checkpoint
 from vlmkit.cli import main
+from vlmkit.storage.checkpoint import load_model, save_checkpoint
 
 COMMANDS = ("demo", "train", "ground", "segment", "eval")
 

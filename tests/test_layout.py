@@ -169,3 +169,11 @@ def test_the_path_check_finds_a_missing_path():
     assert _named_paths("see `scripts/no_such_tool.py` and vlmkit/text/codecs.py") == \
         {"scripts/no_such_tool.py", "vlmkit/text/codecs.py"}
     assert not _exists("scripts/no_such_tool.py") and _exists("vlmkit/text/codecs.py")
+
+
+@pytest.mark.parametrize("script", sorted([*ROOT.glob("benchmarks/*.py"), *ROOT.glob("scripts/*.py")]),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_benchmark_and_tool_says_its_purpose_in_its_help(script):
+    doc = ast.get_docstring(ast.parse(script.read_text()))
+    assert doc and doc.splitlines()[0].strip(), f"{script.name}: a docstring whose first line says what it is for"
+    assert "ArgumentParser(description=__doc__" in script.read_text(), f"{script.name}: --help shows that line"

@@ -1,4 +1,4 @@
-"""The logic of benchmarks/ and scripts/: plotting runs, parsing variants (the probes they run: tests/test_probes.py)."""
+"""The logic of benchmarks/ and scripts/: plotting runs, parsing variants (the probes they run: tests/evaluation/test_probes.py)."""
 
 import importlib.util
 import json

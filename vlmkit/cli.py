@@ -87,10 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    from vlmkit.storage.checkpoint import CheckpointError
-    from vlmkit.data.images import ImageError
     from vlmkit.core.polygons import PolygonError
+    from vlmkit.data.images import ImageError
     from vlmkit.data.schema import RecordError
+    from vlmkit.storage.checkpoint import CheckpointError
 
     try:
         sys.exit(COMMANDS[args.command](args))
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from vlmkit.train.profiles import load_profile
     from vlmkit.series import run_series
+    from vlmkit.train.profiles import load_profile
 
     load_profile()
     summary = run_series(args.notebooks, args.out)
@@ -134,9 +134,9 @@ def _answer(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vlmkit.storage.checkpoint import load_model
-    from vlmkit.inference.answers import ground, segment
     from vlmkit.evaluation.viz import show_example
+    from vlmkit.inference.answers import ground, segment
+    from vlmkit.storage.checkpoint import load_model
 
     model = load_model(args.checkpoint).eval()
     if args.command == "ground":
@@ -167,9 +167,9 @@ def _answer(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from vlmkit.storage.checkpoint import load_model
     from vlmkit.evaluation.evaluate import evaluate_task
     from vlmkit.evaluation.metrics import format_table
+    from vlmkit.storage.checkpoint import load_model
     from vlmkit.train.profiles import load_profile
 
     profile = load_profile(args.profile)
@@ -185,8 +185,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from vlmkit.storage.checkpoint import load_model
     from vlmkit.inference.export import export_onnx
+    from vlmkit.storage.checkpoint import load_model
 
     folder = export_onnx(load_model(args.checkpoint), args.out_dir)
     print(f"exported to {folder}: " + ", ".join(sorted(p.name for p in folder.iterdir())))

@@ -7,7 +7,7 @@ Conventions (shared with the codecs and every dataset):
 * Coordinates follow COCO: pixel ``(col, row)`` covers ``[col, col+1) x [row, row+1)``,
   so its centre is ``(col + 0.5, row + 0.5)``. scikit-image puts pixel centres at
   integer coordinates; :func:`mask_to_polygons` adds the half pixel. Skipping that
-  shift costs about 0.08 mask IoU on COCO (``docs/experiments.md#polygon-round-trip``).
+  shift costs about 0.08 mask IoU on COCO (``docs/experiments/data_and_codecs.md#polygon-round-trip``).
 * Rasterising uses pycocotools, the implementation COCO's own evaluation uses. It hangs on
   a NaN vertex, crawls and then overflows (a wrong mask, or a crash) on vertices far off the
   image, so coordinates are checked first: finite and within :data:`COORDINATE_LIMIT` pixels.
@@ -25,8 +25,8 @@ from skimage import measure
 
 Point = tuple[float, float]
 Polygon = list[Point]
-# Vertices beyond this many pixels from the origin are refused: pycocotools takes 0.06 s at
-# 1e6, 21 s at 1e8, and returns a wrong mask from 1e9 on. No real outline comes near it.
+# Vertices beyond this many pixels from the origin are refused: pycocotools slows down
+# steeply with the coordinates' size and returns wrong masks past about 1e9. No real outline comes near it.
 COORDINATE_LIMIT = 1e6
 
 
@@ -137,9 +137,8 @@ def canonical_order(polygons: Sequence[Sequence[Point]]) -> list[Polygon]:
 
 def _simplify(polygons: Sequence[np.ndarray], tolerance: float) -> list[np.ndarray]:
     """Douglas-Peucker on each closed ring (its first vertex kept), by GEOS through shapely:
-    40x faster than scikit-image's pure-Python ``approximate_polygon``, which made outline
-    targets two thirds of a segmentation training step (docs/experiments.md#step-profile).
-    On ShapeWorld outlines both give the same vertices; on COCO masks a few rings differ,
+    scikit-image's pure-Python ``approximate_polygon`` made outline targets most of a
+    segmentation training step (docs/experiments/step_profile.md). On ShapeWorld outlines both give the same vertices; on COCO masks a few rings differ,
     because GEOS measures the distance to a segment where scikit-image measures it to the
     segment's line."""
     lines = [shapely.LineString(np.vstack([ring, ring[:1]])) for ring in polygons]

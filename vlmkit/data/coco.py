@@ -20,9 +20,9 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from vlmkit.core.boxes import Box, xywh_to_xyxy
-from vlmkit.data.images import load_image
 from vlmkit.core.polygons import (Polygon, PolygonError, check_rle, flat_to_points, mask_to_polygons, points_to_flat,
-                       polygons_to_mask, rle_to_mask)
+                                  polygons_to_mask, rle_to_mask)
+from vlmkit.data.images import load_image
 from vlmkit.data.schema import RecordError, make_row
 
 

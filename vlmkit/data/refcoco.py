@@ -38,8 +38,8 @@ import pickle
 from collections import Counter
 from pathlib import Path
 
-from vlmkit.data.coco import annotation_box, annotation_shape
 from vlmkit.core.polygons import PolygonError, flat_to_points, mask_to_polygons, points_to_flat, rle_to_mask
+from vlmkit.data.coco import annotation_box, annotation_shape
 from vlmkit.data.schema import RecordError, make_row
 
 SPLITS = {("refcoco", "unc"): ("train", "val", "testA", "testB"), ("refcoco", "google"): ("train", "val", "test"),

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from vlmkit.core.boxes import box_iou
-from vlmkit.text.codecs import Parsed
-from vlmkit.inference.answers import EVAL_BATCH, predict
-from vlmkit.evaluation.metrics import SegmentationScores, caption_metrics, grounding_metrics, pointing_metrics
-from vlmkit.model import MiniVLM
-from vlmkit.text.processor import Processor
 from vlmkit.core.polygons import flat_to_points, interior_point, polygons_to_mask
+from vlmkit.evaluation.metrics import SegmentationScores, caption_metrics, grounding_metrics, pointing_metrics
+from vlmkit.inference.answers import EVAL_BATCH, predict
+from vlmkit.model import MiniVLM
+from vlmkit.text.codecs import Parsed
+from vlmkit.text.processor import Processor
 from vlmkit.text.tasks import Example, make_example, row_mask
 
 

@@ -1,6 +1,6 @@
 """What has a model learned? The probes behind ``benchmarks/feature_probe.py``,
 ``benchmarks/binding_probe.py`` and ``benchmarks/grounding_diagnosis.py`` (the scripts are their
-command lines; ``docs/experiments.md`` has what they measured).
+command lines; ``docs/experiments/README.md`` has what they measured).
 
 * Feature probe: do the image tokens, before and after the projector, still say what colour
   and shape lies under them? A linear classifier per attribute on held-out scenes.
@@ -18,16 +18,14 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from vlmkit.evaluation.evaluate import Scored
-from vlmkit.model import MiniVLM
-from vlmkit.model.vision import sincos_2d
-from vlmkit.text.processor import IGNORE_INDEX
-from vlmkit.text.processor import MEAN, STD, Processor
 from vlmkit.data.shapeworld import SceneConfig, ShapeWorld
 from vlmkit.data.shapeworld.language import named_attributes
 from vlmkit.data.shapeworld.scenes import BACKGROUND, COLOURS, Scene
+from vlmkit.evaluation.evaluate import Scored
+from vlmkit.model import MiniVLM
+from vlmkit.model.vision import sincos_2d
+from vlmkit.text.processor import IGNORE_INDEX, MEAN, STD, Processor
 from vlmkit.text.tasks import Example, Stream
-
 
 # ---- feature probe -------------------------------------------------------------------------
 TRAIN_SCENES, TEST_SCENES, MIN_COVER = 400, 200, 0.2

@@ -13,21 +13,19 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
-from vlmkit.text.codecs import Parsed
-from vlmkit.text.constrained import LocationGrammar
+from vlmkit.core.polygons import Polygon
 from vlmkit.data.images import load_image
 from vlmkit.model import MiniVLM
-from vlmkit.core.polygons import Polygon
+from vlmkit.text.codecs import Parsed
+from vlmkit.text.constrained import LocationGrammar
 from vlmkit.text.processor import Processor
 from vlmkit.text.tasks import PROMPTS, Example
 from vlmkit.text.tokenizer import ExpressionError, read_expression
 
 MAX_TOKENS = {"caption": 40, "ground": 8, "segment": 40, "locate_segment": 44, "point": 4, "describe": 16}
 SHAPE_OF_TASK = {"ground": "box", "segment": "polygon", "locate_segment": "box+polygon", "point": "point"}
-# Prompts decoded together by predict() and every evaluator. A decode step's fixed costs (one
-# call per weight matrix, the Python loop) are shared by the batch: on the tiny model on 2 cores
-# a sample cost 0-14% less at 128 than at 64 in four runs of benchmarks/generation_benchmark.py
-# (its batch table), and greedy answers do not depend on the batch.
+# Prompts decoded together by predict() and every evaluator: a decode step's fixed costs are
+# shared by the batch, and greedy answers do not depend on it (docs/experiments/generation_speed.md)
 EVAL_BATCH = 128
 
 

@@ -12,7 +12,7 @@ outputs is faster but ties the export to one cache layout of one transformers ve
 answer here is at most 44 tokens, so the plain graph is the one exported (its speed against
 PyTorch's: ``benchmarks/onnx_speed.py``). Token embeddings for the loop come from
 ``embeddings.npy`` (read with ``allow_pickle=False``: no code runs). Answers equal
-PyTorch's greedy answers, grammar-constrained or not (``tests/test_export.py``).
+PyTorch's greedy answers, grammar-constrained or not (``tests/inference/test_export.py``).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, LogitsProcessorList
 
-from vlmkit.text.codecs import Codec
-from vlmkit.text.constrained import LocationGrammar
 from vlmkit.inference.answers import MAX_TOKENS, SHAPE_OF_TASK
 from vlmkit.model import MiniVLM
+from vlmkit.text.codecs import Codec
+from vlmkit.text.constrained import LocationGrammar
 from vlmkit.text.processor import Processor
 from vlmkit.text.tasks import Example
 

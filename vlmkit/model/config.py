@@ -20,12 +20,17 @@ from dataclasses import dataclass
 
 from vlmkit.core.fields import type_problems
 
-
+# LoRA's defaults, one source for the Trainer, the recipes and add_lora
+LORA_ALPHA = 32.0
+LORA_TARGETS = "q_proj,k_proj,v_proj,o_proj"
 VIT_FAMILIES = ("vit", "siglip")  # ViTModel (drops its CLS token) or SiglipVisionModel (no CLS)
 
 
 @dataclass
 class VLMConfig:
+    """The defaults are the tiny model, the one the notebooks train offline; :func:`full_config`
+    overrides them for the pretrained parts."""
+
     # build the pretrained parts' published architectures with random weights (offline; for
     # cost measurements and tests, never a silent stand-in for the download)
     random_init: bool = False
@@ -35,10 +40,10 @@ class VLMConfig:
     vit_image_size: int = 64
     vit_patch_size: int = 8
     vit_hidden: int = 128
-    vit_layers: int = 4
+    vit_layers: int = 2  # 4 cost a tenth more a step and grounded no better (docs/experiments/model_design.md#vit-layers)
     vit_heads: int = 4
     vit_mlp: int | None = None  # default 2 * vit_hidden
-    vit_sincos_positions: bool = True  # fill the position table with a 2-D sin/cos pattern (docs/experiments.md#vit-positions)
+    vit_sincos_positions: bool = True  # fill the position table with a 2-D sin/cos pattern (docs/experiments/model_design.md#vit-positions)
     vit_conv_stem: int = 32  # >0: a 3x3 conv with this many channels before the patch embedding
     vit_freeze: bool = False
     vit_hf_config: dict | None = None
@@ -46,40 +51,40 @@ class VLMConfig:
     mp_pixel_shuffle: int = 2  # >1 merges s*s neighbouring vision tokens into one
     mp_layers: int = 2  # 2: an MLP; 1: one linear map
     mp_hidden: int | None = None  # the MLP's width; default lm hidden size
-    mp_skip: bool = False  # add a linear map of the input to the MLP's output (docs/experiments.md#projector-skip)
+    mp_skip: bool = True  # add a linear map of the input to the MLP's output (docs/experiments/binding.md#projector-skip)
     # RMS-normalise the image tokens: a tiny LM trained from scratch has text embeddings far
     # smaller than the projector's output, which then swamps the words (benchmarks/binding_probe.py)
-    mp_output_norm: bool = False
+    mp_output_norm: bool = True
 
     lm_pretrained: str | None = None
     lm_hidden: int = 192
-    lm_layers: int = 4
-    lm_heads: int = 4
+    lm_layers: int = 2
+    lm_heads: int = 8  # with 4 some seeds never bound colour words (docs/experiments/binding.md#colour-binding)
     lm_mlp: int | None = None  # default 3 * lm_hidden
     lm_max_positions: int = 256
     lm_hf_config: dict | None = None
     # LoRA adapters on the LM (peft), set by vlmkit.model.lora.add_lora; recorded here so a saved
     # model rebuilds them before its weights load. 0: none.
     lm_lora_rank: int = 0
-    lm_lora_alpha: float = 16.0
+    lm_lora_alpha: float = LORA_ALPHA
     lm_lora_targets: str = ""  # comma-separated module names, e.g. "q_proj,v_proj"
 
     # Sequence layout. After the prompt, each image token can read the question (the LM is
     # causal) and the answer reads the image tokens: binding a word to an object then needs no
-    # extra step to carry the word to the answer position (docs/experiments.md#binding-probe).
-    image_after_prompt: bool = False
+    # extra step to carry the word to the answer position (docs/experiments/binding.md#binding-probe).
+    image_after_prompt: bool = True
 
     # Hugging Face attention kernel of both transformers ("eager", "sdpa", ...; None: the
-    # library's default). On a CPU under bf16 autocast, torch's fused attention has a slow
-    # backward at these sizes: "eager" makes a tiny-model step 25% cheaper (docs/experiments.md#eager-attention)
-    attn_implementation: str | None = None
+    # library's default); "eager" because torch's fused attention has a slow CPU backward at
+    # these sizes under bf16 autocast (docs/experiments/model_design.md#eager-attention)
+    attn_implementation: str | None = "eager"
 
     codec_format: str = "loc"
     codec_bins: int = 64
     # a regression head beside the token answer (vlmkit.model.box_head): boxes as numbers, not text
     box_head: bool = False
     # >0: a location token's target is a Gaussian over neighbouring bins (std in bins), not
-    # one bin, so a guess one bin off is rewarded over one far off (docs/experiments.md#soft-location-targets)
+    # one bin, so a guess one bin off is rewarded over one far off (docs/experiments/model_design.md#soft-location-targets)
     codec_label_sigma: float = 2.0
 
     def to_dict(self) -> dict:
@@ -138,7 +143,7 @@ class VLMConfig:
 
 # Fields added after the first saved checkpoints, with the value that reproduces a model saved
 # before each existed (a ViT encoder, pretrained weights where named, no LoRA, no box head).
-ADDED_FIELDS = {"random_init": False, "vit_family": "vit", "lm_lora_rank": 0, "lm_lora_alpha": 16.0,
+ADDED_FIELDS = {"random_init": False, "vit_family": "vit", "lm_lora_rank": 0, "lm_lora_alpha": LORA_ALPHA,
                 "lm_lora_targets": "", "box_head": False}
 
 # the size fields (after their part prefix) that must be positive
@@ -146,17 +151,8 @@ _POSITIVE = {"image_size", "patch_size", "hidden", "layers", "heads", "mlp", "pi
 
 
 def tiny_config(**overrides) -> VLMConfig:
-    """The offline CPU model: a 3x3 conv stem, a 2-layer ViT on 64 px images in 8 px patches
-    (with 4, a step costs ~10% more and grounding learned no better per step; docs/experiments.md#vit-layers),
-    folded 2x2 into 16 image tokens by an MLP with a linear skip, RMS-normalised and placed
-    after the prompt, a 2-layer Llama-style LM with 8 attention heads (with 4, some seeds never
-    bound colour words; docs/experiments.md#colour-binding),
-    location targets spread over neighbouring bins, eager attention (each choice measured by
-    ``benchmarks/learning_benchmark.py``, ``benchmarks/binding_probe.py`` or
-    ``benchmarks/feature_probe.py``)."""
-    base = VLMConfig(vit_layers=2, lm_layers=2, lm_heads=8, image_after_prompt=True, mp_output_norm=True,
-                     mp_skip=True, attn_implementation="eager")
-    return dataclasses.replace(base, **overrides)
+    """The offline CPU model (:class:`VLMConfig`'s defaults), with ``overrides``."""
+    return VLMConfig(**overrides)
 
 
 FULL_VISION = {"siglip": "google/siglip-base-patch16-224", "vit": "google/vit-base-patch16-224"}
@@ -173,6 +169,9 @@ def full_config(vision: str = "siglip", random_init: bool = False, **overrides) 
         raise ValueError(f"vision={vision!r}: choose one of {sorted(FULL_VISION)}")
     base = VLMConfig(random_init=random_init, vit_pretrained=FULL_VISION[vision], vit_family=vision,
                      vit_image_size=224, vit_patch_size=16, vit_conv_stem=0, mp_pixel_shuffle=2,
-                     lm_pretrained="HuggingFaceTB/SmolLM2-135M", lm_max_positions=2048, codec_bins=1000)
+                     lm_pretrained="HuggingFaceTB/SmolLM2-135M", lm_max_positions=2048, codec_bins=1000,
+                     # the pretrained LM reads the image first, as it was built; the tiny model's
+                     # choices for a from-scratch LM do not apply
+                     image_after_prompt=False, mp_output_norm=False, mp_skip=False, attn_implementation=None)
     return dataclasses.replace(base, **overrides)
 

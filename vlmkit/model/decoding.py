@@ -1,15 +1,13 @@
 """A lean decode loop for Llama-family language models, with a preallocated KV cache.
 
 Why not ``generate`` alone: for the tiny model each Hugging Face decoding step costs more in
-bookkeeping (cache objects that grow by concatenation, a fresh 4-D attention mask, the
-processor and stopping-criteria machinery) than in arithmetic, so one answer at batch 1 was
-*slower* with its KV cache than with none, and the cost per token grew with the output
-(``benchmarks/generation_benchmark.py``). Here the prompt is prefilled by the model's own
+bookkeeping (growing cache objects, a fresh 4-D mask, the processor machinery) than in
+arithmetic (docs/experiments/generation_speed.md). Here the prompt is prefilled by the model's own
 forward (exactly Hugging Face's computation), its keys and values are copied into buffers
 sized for the whole answer, and each new token runs the decoder layers' own modules
 (norms, projections, rotary embedding, MLP) against those buffers: the same function of the
 same weights, with no per-step allocation beyond the token's own activations. Greedy
-answers equal ``generate``'s (``tests/test_model.py``). Language models of other families
+answers equal ``generate``'s (``tests/model/test_model.py``). Language models of other families
 go through ``generate``.
 """
 
@@ -92,8 +90,8 @@ def lean_decode(lm: PreTrainedModel, embeds: torch.Tensor, attention_mask: torch
             k = attn.k_proj(x).view(batch, kv_heads, head_dim)
             q, k = apply_rotary_pos_emb(q, k, cos, sin)
             k_buf[:, :, at], v_buf[:, :, at] = k, attn.v_proj(x).view(batch, kv_heads, head_dim)
-            # one query against the cache, written out: torch's fused CPU attention costs ~0.7 ms a
-            # call for a single query, the three small products below a tenth of that
+            # one query against the cache, written out: for a single query torch's fused CPU
+            # attention costs more in its call than these three small products in arithmetic
             q = q.view(batch, kv_heads, heads // kv_heads, head_dim)  # query heads grouped by their kv head
             scores = (q @ k_buf[:, :, :at + 1].transpose(-1, -2)).mul_(scale)
             scores = scores.masked_fill_(blocked, float("-inf")).softmax(-1)

@@ -16,6 +16,7 @@ import dataclasses
 from peft import LoraConfig, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from vlmkit.model.config import LORA_ALPHA, LORA_TARGETS
 from vlmkit.text.codecs import Codec
 from vlmkit.text.tokenizer import IMAGE
 
@@ -44,7 +45,7 @@ def wrap_with_lora(lm: PreTrainedModel, rank: int, alpha: float, targets: str, t
     return get_peft_model(lm, lora_config(rank, alpha, targets, token_ids))
 
 
-def add_lora(model, rank: int = 16, alpha: float = 32.0, targets: str = "q_proj,k_proj,v_proj,o_proj") -> None:
+def add_lora(model, rank: int = 16, alpha: float = LORA_ALPHA, targets: str = LORA_TARGETS) -> None:
     """Give ``model`` (a MiniVLM without adapters) LoRA adapters on its LM, freeze its vision
     encoder, and record the settings in ``model.config``."""
     if model.config.lm_lora_rank:

@@ -3,7 +3,7 @@
 A two-layer MLP (as in LLaVA 1.5), or with ``layers=1`` one linear map (as in nanoVLM), or
 with ``skip=True`` the MLP plus a linear map of its input: on the tiny model the MLP's GELU
 drops the colour of the image tokens during grounding, and a linear path keeps it
-(``benchmarks/feature_probe.py``, ``docs/experiments.md#projector-skip``).
+(``benchmarks/feature_probe.py``, ``docs/experiments/binding.md#projector-skip``).
 With ``pixel_shuffle = s > 1`` it first folds each ``s x s`` block of neighbouring patches
 into one token (``s*s`` times the channels), so
 the language model reads ``s*s`` times fewer image tokens; a ViT-B/16 at 224 px gives

@@ -3,11 +3,10 @@
 For a ViT trained from scratch the position table matters more than anything else:
 Hugging Face initialises it with std 0.02, and then nothing learns *where* things are
 (a box regressor stayed at Acc@0.5 0.02). A 2-D sin/cos pattern at unit scale, still
-trainable, fixed it (0.86 in 200 steps); see ``docs/experiments.md#vit-positions``.
+trainable, fixed it (0.86 in 200 steps); see ``docs/experiments/model_design.md#vit-positions``.
 """
 
 from __future__ import annotations
-
 
 import torch
 from torch import nn

@@ -16,15 +16,15 @@ from torch import nn
 from transformers import LogitsProcessorList, PreTrainedTokenizerBase
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from vlmkit.text.codecs import Codec
-from vlmkit.text.processor import IGNORE_INDEX
-from vlmkit.text.tokenizer import IMAGE
 from vlmkit.model.box_head import BoxHead, box_regression_loss
 from vlmkit.model.config import VLMConfig
 from vlmkit.model.decoding import lean_decode, supports_lean_decoding
 from vlmkit.model.language import build_language_model
 from vlmkit.model.projector import Projector
 from vlmkit.model.vision import VisionEncoder
+from vlmkit.text.codecs import Codec
+from vlmkit.text.processor import IGNORE_INDEX
+from vlmkit.text.tokenizer import IMAGE
 
 CPU_INFERENCE_CHUNK = 16  # images encoded at a time without gradients on the CPU; see MiniVLM._encode
 
@@ -94,10 +94,8 @@ class MiniVLM(nn.Module):
     def _encode(self, images: torch.Tensor) -> torch.Tensor:
         """Without gradients on the CPU (generation, evaluation), :data:`CPU_INFERENCE_CHUNK`
         images at a time: each image's features are computed alone either way, but a chunk's
-        activations stay in the CPU's cache (the tiny encoder's stem writes 512 KB an
-        image): 75 against 105 ms for 128 images on 2 cores, the same features to the bit there (a
-        full-size SigLIP's within round-off, 2e-7). Training keeps the whole batch: its weight
-        gradients would be summed in another order."""
+        activations stay in the CPU's cache (docs/experiments/generation_speed.md). Training keeps
+        the whole batch: its weight gradients would be summed in another order."""
         if torch.is_grad_enabled() or images.device.type != "cpu" or len(images) <= CPU_INFERENCE_CHUNK:
             return self.projector(self.vision(images))
         return torch.cat([self.projector(self.vision(chunk)) for chunk in images.split(CPU_INFERENCE_CHUNK)])

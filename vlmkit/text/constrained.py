@@ -19,7 +19,6 @@ from transformers import LogitsProcessor, PreTrainedTokenizerBase
 
 from vlmkit.text.codecs import SEPARATOR_TOKEN, Codec
 
-
 SHAPES = ("box", "polygon", "box+polygon", "point")
 EVERY_BIN = frozenset()  # no location bin banned
 

@@ -22,8 +22,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from vlmkit.text.codecs import Codec
 from vlmkit.core.polygons import flat_to_points, interior_point, polygons_to_mask, simplify_to_budget
+from vlmkit.text.codecs import Codec
 
 TASKS = ("caption", "ground", "segment", "locate_segment", "point", "describe")
 # every prompt word is already in the tiny vocabulary: a new task leaves the tokenizer unchanged
@@ -137,7 +137,7 @@ class RowStream(Stream):
 
 class CurriculumStream(Stream):
     """The first ``counts[0]`` examples from ``streams[0]``, then ``counts[1]`` from the next...
-    The last stream continues to the end. (Single-object scenes first: docs/experiments.md#curriculum.)"""
+    The last stream continues to the end. (Single-object scenes first: docs/experiments/model_design.md#a-curriculum-in-time.)"""
 
     def __init__(self, streams: Sequence[Stream], counts: Sequence[int]):
         if len(counts) != len(streams) - 1:

@@ -27,7 +27,7 @@ _PIECES = r"</?[A-Za-z_0-9]+>|\d+|[A-Za-z]+|[^\sA-Za-z\d]"
 
 
 def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
-    # WordLevel without a pre-tokenizer turns a whole string into <unk> (docs/experiments.md#word-tokenizer)
+    # WordLevel without a pre-tokenizer turns a whole string into <unk> (docs/experiments/data_and_codecs.md#word-tokenizer)
     return pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
                                     pre_tokenizers.Split(Regex(_PIECES), behavior="isolated")])
 

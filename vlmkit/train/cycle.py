@@ -15,12 +15,13 @@ from typing import Sequence
 import numpy as np
 
 from vlmkit.data.sources import epoch_shuffled
-from vlmkit.evaluation.evaluate import cycle_consistency, evaluate_description, evaluate_grounding, names_only_its_object
+from vlmkit.evaluation.evaluate import (cycle_consistency, evaluate_description, evaluate_grounding,
+                                        names_only_its_object)
 from vlmkit.model import MiniVLM
+from vlmkit.text.tasks import MixtureStream, RowStream
 from vlmkit.train.profiles import Profile
 from vlmkit.train.recipes import CombinedRecipe
 from vlmkit.train.stages import stage_stream
-from vlmkit.text.tasks import MixtureStream, RowStream
 from vlmkit.train.trainer import Trainer
 
 
@@ -79,7 +80,7 @@ def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, desc
     for arm in arms:
         candidate = MiniVLM(model.config, model.tokenizer)
         candidate.load_state_dict(model.state_dict())
-        stream = stage_stream("04_combined", profile, recipe, candidate.codec, seed=1)
+        stream = stage_stream(profile, recipe, candidate.codec, seed=1)
         if arm == "with the cycle":
             kept = [RowStream(epoch_shuffled(harvest.rows, seed), task, candidate.codec, len(stream), seed=seed)
                     for seed, task in enumerate(("ground", "describe"))]

@@ -20,16 +20,16 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from vlmkit.text.codecs import Codec
+from vlmkit.data.shapeworld import ShapeWorld
+from vlmkit.data.shapeworld.language import vocabulary
 from vlmkit.data.sources import epoch_shuffled, full_rows
 from vlmkit.model import MiniVLM, VLMConfig
 from vlmkit.model.config import full_config, tiny_config
-from vlmkit.train.recipes import GroundRecipe, ObjectRecipe, Recipe, SegmentRecipe, recipe_for
-from vlmkit.data.shapeworld import ShapeWorld
-from vlmkit.data.shapeworld.language import vocabulary
-from vlmkit.train.streams import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
-from vlmkit.text.tasks import MAX_VERTICES, OBJECT_TASKS, PROMPTS, MixtureStream, RowStream, Stream
+from vlmkit.text.codecs import Codec
+from vlmkit.text.tasks import OBJECT_TASKS, PROMPTS, MixtureStream, RowStream, Stream
 from vlmkit.text.tokenizer import build_word_tokenizer, load_pretrained_tokenizer, standin_tokenizer
+from vlmkit.train.recipes import Recipe, recipe_for
+from vlmkit.train.streams import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
 
 # words the stand-in tokenizer's merges are learned from, besides ShapeWorld's and the prompts
 COCO_CATEGORY_WORDS = ("person", "bicycle", "car", "dog", "cat", "horse", "bus", "train", "table", "chair", "man",
@@ -125,25 +125,15 @@ class TinyProfile(Profile):
 
     def training_stream(self, task: str, codec: Codec, recipe: Recipe | None = None, seed: int = 0,
                         single_object_examples: int | None = None, scenes: int | None = None) -> Stream:
-        """ShapeWorld. Grounding and segmentation follow the recipe's curriculum
-        (:func:`vlmkit.train.streams.curriculum_stream`): one-object scenes first for a
-        segmentation recipe's ``single_object_fraction`` of its examples (or
-        ``single_object_examples``), then, for a grounding recipe, its attribute pairs, then
-        2-4 object scenes, ``examples_per_scene`` questions about different objects of each."""
-        if scenes is None:
-            scenes = recipe.scenes if isinstance(recipe, ObjectRecipe) else 0
+        """ShapeWorld, shaped by the recipe's :meth:`~vlmkit.train.recipes.Recipe.stream_arguments`:
+        grounding and segmentation follow its curriculum (:func:`vlmkit.train.streams.curriculum_stream`),
+        the other tasks draw scenes as they come. The two keywords, when given, win over the recipe."""
+        shape = (recipe or Recipe()).stream_arguments()
+        shape.update({name: value for name, value in (("single_object_examples", single_object_examples),
+                                                      ("scenes", scenes)) if value is not None})
         if task not in OBJECT_TASKS:
-            return shapeworld_stream(task, codec, ShapeWorld(seed=seed), seed=seed, scenes=scenes)
-        singles = single_object_examples
-        if singles is None:
-            singles = int(recipe.single_object_fraction * recipe.steps * recipe.batch_size) \
-                if isinstance(recipe, SegmentRecipe) else 0
-        ground = recipe if isinstance(recipe, GroundRecipe) else None
-        vertices = recipe.max_vertices if isinstance(recipe, SegmentRecipe) else MAX_VERTICES
-        return curriculum_stream(task, codec, multi_object_world(seed), singles, seed,
-                                 ground.attribute_pair_steps * ground.batch_size if ground else 0,
-                                 ground.examples_per_scene if ground else 1, max_vertices=vertices,
-                                 scenes=scenes)
+            return shapeworld_stream(task, codec, ShapeWorld(seed=seed), seed=seed, scenes=shape["scenes"])
+        return curriculum_stream(task, codec, multi_object_world(seed), seed=seed, **shape)
 
     def evaluation_rows(self, task: str, split: str = "val", count: int = 300,
                         max_objects: int | None = None) -> list[dict]:

@@ -18,7 +18,7 @@ Grounding and segmentation share :class:`ObjectRecipe`'s ``scenes``: how many di
 ShapeWorld scenes they draw and reuse; :class:`CombinedRecipe`'s ``scenes`` is the same for
 each task of its mixture.
 
-The tiny recipes are the ones measured on 2 CPU cores (``docs/experiments.md``). The full
+The tiny recipes are the ones measured on 2 CPU cores (``docs/experiments/README.md``). The full
 recipes are starting points for a GPU, not yet measured by a training run (their cost is:
 ``scripts/full_profile_cost.py``, ``docs/gpu.md``). They follow nanoVLM: the new projector at
 a high learning rate, the pretrained parts at 1/100 of it (nanoVLM: 5e-3 and 5e-5), the
@@ -42,41 +42,37 @@ from vlmkit.train.trainer import TrainConfig
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """What every stage has: steps, batch, learning rate, evaluation size."""
+class Recipe(TrainConfig):
+    """A stage's Trainer config (every TrainConfig field, one source for its defaults) plus what
+    the stage adds: how often and on how much it is evaluated, and its training stream."""
 
-    steps: int
-    batch_size: int = 32  # examples per micro-batch
-    grad_accum: int = 1  # micro-batches per optimizer step: the effective batch is batch_size * grad_accum
-    lr: float = 5e-4  # the projector's learning rate; the other parts' are shares of it
-    warmup_steps: int = 50  # at most a fifth of the steps (see train_config)
-    vision_lr_scale: float = 1.0  # the vision encoder's learning rate as a share of lr (0 freezes it)
-    lm_lr_scale: float = 1.0  # the language model's learning rate as a share of lr (0 freezes it)
-    mixed_precision: str = "auto"  # bf16 where the hardware has it, fp16 + loss scaling on older GPUs
-    gradient_checkpointing: bool = False  # less activation memory for ~30% more compute
-    lora_rank: int = 0  # >0: LoRA adapters on the LM, which is then frozen with the vision encoder
-    lora_alpha: float = 32.0
-    lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
-    evaluations: int = 0  # held-out evaluations during training, the last at the end (0: only there)
+    evaluations: int = 0  # held-out evaluations during training, the last at the end (0: eval_every decides)
     eval_size: int = 100  # held-out images (captioning) or scenes/rows scored at the end
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12}
 
     def train_config(self, **overrides) -> TrainConfig:
-        """The Trainer's config for this recipe; ``overrides`` (TrainConfig fields) win over it."""
-        return TrainConfig(**{
-            "steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum, "lr": self.lr,
-            "warmup_steps": min(self.warmup_steps, self.steps // 5),
-            "vision_lr_scale": self.vision_lr_scale, "lm_lr_scale": self.lm_lr_scale,
-            "mixed_precision": self.mixed_precision, "gradient_checkpointing": self.gradient_checkpointing,
-            "lora_rank": self.lora_rank, "lora_alpha": self.lora_alpha, "lora_targets": self.lora_targets,
-            "eval_every": self.eval_every(), **overrides})
+        """The Trainer's config for this recipe; ``overrides`` (TrainConfig fields) win over it.
+        Warm-up takes at most a fifth of the steps, so a short run still trains at full rate."""
+        own = {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)}
+        return TrainConfig(**{**own, "warmup_steps": min(self.warmup_steps, self.steps // 5),
+                              "eval_every": self.evaluation_interval(), **overrides})
 
-    def eval_every(self) -> int:
+    def evaluation_interval(self) -> int:
         """Steps between held-out evaluations, rounded up so that there are at most
-        ``evaluations``, the last at the end (9500 steps, 8 evaluations: every 1188 steps;
-        every 1187 added a ninth, four steps before the final one). 0: only at the end."""
-        return math.ceil(self.steps / self.evaluations) if self.evaluations else 0
+        ``evaluations``, the last at the end (9500 steps, 8 evaluations: every 1188, since 1187
+        adds a ninth just before the final one). Without ``evaluations``: ``eval_every``."""
+        return math.ceil(self.steps / self.evaluations) if self.evaluations else self.eval_every
+
+    def tasks(self) -> list[str]:
+        """The tasks a stage trains with this recipe."""
+        raise NotImplementedError(f"{type(self).__name__} names no tasks: use a stage's recipe (recipe_for)")
+
+    def stream_arguments(self) -> dict:
+        """How this recipe shapes a ShapeWorld training stream: the keyword arguments of
+        :func:`vlmkit.train.streams.curriculum_stream` (no curriculum, a new scene per example)."""
+        return {"single_object_examples": 0, "attribute_pair_examples": 0, "examples_per_scene": 1,
+                "max_vertices": MAX_VERTICES, "scenes": 0}
 
     def smoke(self) -> "Recipe":
         """The same recipe at CI sizes: every cell runs in seconds."""
@@ -96,7 +92,8 @@ class Recipe:
 
 @dataclass(frozen=True)
 class CaptionRecipe(Recipe):
-    pass
+    def tasks(self) -> list[str]:
+        return ["caption"]
 
 
 @dataclass(frozen=True)
@@ -108,27 +105,34 @@ class ObjectRecipe(Recipe):
     # datasets (the full profile) are finite already and ignore it.
     scenes: int = 0
 
+    def stream_arguments(self) -> dict:
+        return {**super().stream_arguments(), "scenes": self.scenes}
+
 
 @dataclass(frozen=True)
 class GroundRecipe(ObjectRecipe):
-    # the curriculum (docs/experiments.md): first two-object scenes told apart by attribute
+    # the curriculum (docs/experiments/README.md): first two-object scenes told apart by attribute
     # expressions naming a colour, x1 trained alone at first, two questions per scene
+    # (first_token_steps, the Trainer's, holds x1 alone)
     attribute_pair_steps: int = 0
-    first_token_steps: int = 0
     examples_per_scene: int = 1
     codec_steps: int = 100  # steps per coordinate format in notebook 02's side-by-side experiment
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "attribute_pair_steps": 5,
                                    "first_token_steps": 10, "codec_steps": 4}
 
-    def train_config(self, **overrides) -> TrainConfig:
-        return super().train_config(**{"first_token_steps": self.first_token_steps, **overrides})
+    def tasks(self) -> list[str]:
+        return ["ground"]
+
+    def stream_arguments(self) -> dict:
+        return {**super().stream_arguments(), "attribute_pair_examples": self.attribute_pair_steps * self.batch_size,
+                "examples_per_scene": self.examples_per_scene}
 
 
 @dataclass(frozen=True)
 class SegmentRecipe(ObjectRecipe):
     # "locate_segment": the box, then the outline, in one answer (the box guides the outline);
-    # "segment": the outline alone (docs/experiments.md#segmentation-recipe)
+    # "segment": the outline alone (docs/experiments/segmentation_recipe.md)
     task: str = "locate_segment"
     single_object_fraction: float = 0.0  # share of the steps on one-object scenes first
     max_vertices: int = MAX_VERTICES  # outline budget of the training answers
@@ -140,11 +144,18 @@ class SegmentRecipe(ObjectRecipe):
         if self.task not in OUTLINE_TASKS:
             raise ValueError(f"SegmentRecipe.task={self.task!r}: choose one of {OUTLINE_TASKS}")
 
+    def tasks(self) -> list[str]:
+        return [self.task]
+
+    def stream_arguments(self) -> dict:
+        singles = int(self.single_object_fraction * self.steps * self.batch_size)
+        return {**super().stream_arguments(), "single_object_examples": singles, "max_vertices": self.max_vertices}
+
 
 @dataclass(frozen=True)
 class CombinedRecipe(Recipe):
     # locate_segment weighted 4: the outline is what a mixture forgets first
-    # (docs/experiments.md#combined-recipe)
+    # (docs/experiments/combined_recipe.md)
     task_weights: dict = field(default_factory=lambda: {"caption": 1.0, "ground": 2.0, "locate_segment": 4.0,
                                                          "point": 1.0, "describe": 1.5})
     # the cycle experiment (vlmkit.train.cycle.compare_cycle): descriptions harvested from this many
@@ -154,10 +165,15 @@ class CombinedRecipe(Recipe):
     cycle_steps: int = 100
     cycle_share: float = 0.25
     # ShapeWorld: the distinct training scenes each task of the mixture draws once and reuses in
-    # turn (vlmkit.train.streams.reused_scenes); 0 draws a new scene for every example.
-    # 4000 made a step 0.30 s instead of 0.40 but kept 0.005-0.009 less outline on the two seeds
-    # measured (docs/experiments.md#combined-recipe), so the tiny recipe draws new scenes
+    # turn (vlmkit.train.streams.reused_scenes); 0, the tiny recipe's, draws a new scene for every
+    # example: reuse was faster but cost outline (docs/experiments/combined_recipe.md)
     scenes: int = 0
+
+    def tasks(self) -> list[str]:
+        return list(self.task_weights)
+
+    def stream_arguments(self) -> dict:
+        return {**super().stream_arguments(), "scenes": self.scenes}
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10, "cycle_scenes": 4, "cycle_steps": 4}
 

@@ -12,13 +12,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from vlmkit.storage.checkpoint import CheckpointError, load_model, save_checkpoint
-from vlmkit.text.codecs import Codec
 from vlmkit.evaluation.evaluate import evaluate_box_head, evaluate_grounding, evaluate_segmentation, evaluate_task
 from vlmkit.model import MiniVLM
-from vlmkit.train.profiles import Profile, checkpoint_root, load_profile
-from vlmkit.train.recipes import STAGES, CombinedRecipe, GroundRecipe, Recipe, SegmentRecipe
+from vlmkit.storage.checkpoint import CheckpointError, load_model, save_checkpoint
+from vlmkit.text.codecs import Codec
 from vlmkit.text.tasks import Stream
+from vlmkit.train.profiles import Profile, checkpoint_root, load_profile
+from vlmkit.train.recipes import STAGES, GroundRecipe, Recipe, SegmentRecipe
 from vlmkit.train.trainer import Trainer
 
 RESULTS_FILE = "results.json"
@@ -137,20 +137,11 @@ def compare_outline_answers(model: MiniVLM, eval_rows: list[dict], profile: Prof
     return results
 
 
-def stage_tasks(stage: str, recipe: Recipe) -> list[str]:
-    """The tasks ``stage`` trains with ``recipe``: one for 01-03, the mixture's for 04."""
-    if isinstance(recipe, CombinedRecipe):
-        return list(recipe.task_weights)
-    if isinstance(recipe, SegmentRecipe):
-        return [recipe.task]
-    return [{"01_captioning": "caption", "02_grounding": "ground"}[stage]]
-
-
-def stage_stream(stage: str, profile: Profile, recipe: Recipe, codec: Codec, seed: int = 0) -> Stream:
-    """The training examples ``stage`` trains on with ``recipe``: its one task's stream, or for
+def stage_stream(profile: Profile, recipe: Recipe, codec: Codec, seed: int = 0) -> Stream:
+    """The training examples a stage trains on with ``recipe``: its one task's stream, or for
     notebook 04 the mixture of its tasks, each reusing ``recipe.scenes`` scenes. The notebooks
     train on seed 0; the benchmarks and the cycle's arms draw other seeds of the same stream."""
-    tasks = stage_tasks(stage, recipe)
+    tasks = recipe.tasks()
     if len(tasks) > 1:
         return profile.mixture_stream(recipe.task_weights, codec, seed=seed, scenes=recipe.scenes)
     return profile.training_stream(tasks[0], codec, recipe, seed=seed)
@@ -173,8 +164,8 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
         model = previous_stage(PREVIOUS_STAGE[stage], stand_in=lambda: short_captioning_model(profile))
     else:
         model = profile.new_model()
-    tasks = stage_tasks(stage, recipe)
-    stream = stage_stream(stage, profile, recipe, model.codec)
+    tasks = recipe.tasks()
+    stream = stage_stream(profile, recipe, model.codec)
     probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
     trainer = stage_trainer(stage, model, stream, recipe, evaluate=lambda m: {
         f"{task}/{k}" if len(tasks) > 1 else k: v for task in tasks

@@ -1,10 +1,10 @@
 """ShapeWorld training streams and curricula, shared by the notebooks and the benchmarks.
 
-The grounding curriculum: the prototype (``docs/experiments.md#curriculum``) put
+The grounding curriculum: the prototype (``docs/experiments/model_design.md#a-curriculum-in-time``) put
 single-object scenes first (with 2-4 objects from the start its model stayed at the dataset's average box). The
 tiny default instead starts with two-object scenes told apart by attribute expressions that
 name a colour: with x1 trained alone (``TrainConfig.first_token_steps``) a tiny model learns
-*where* and *which* together there, then carries that to 2-4 objects (``docs/experiments.md#x1-first``).
+*where* and *which* together there, then carries that to 2-4 objects (``docs/experiments/grounding_recipe.md#x1-first``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import functools
 from collections.abc import Callable
 from dataclasses import replace
 
-from vlmkit.text.codecs import Codec
-from vlmkit.data.sources import epoch_order
-from vlmkit.text.tasks import MAX_VERTICES, CurriculumStream, RowStream, Stream
 from vlmkit.data.shapeworld.dataset import ShapeWorld
 from vlmkit.data.shapeworld.language import named_attributes
 from vlmkit.data.shapeworld.scenes import COLOURS, SceneConfig
+from vlmkit.data.sources import epoch_order
+from vlmkit.text.codecs import Codec
+from vlmkit.text.tasks import MAX_VERTICES, CurriculumStream, RowStream, Stream
 
 ENDLESS = 10**12  # generated data: every index is a new scene
 MIXED_PAIRS = 10**9  # first scene index of the pairs mixed in after the pair stage (pair_every)
@@ -49,7 +49,7 @@ def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
     With ``colour_pairs`` every pair expression names a colour ("the red shape", "the small
     red circle"), drawn from all of an object's attribute expressions: with the shortest ones
     ("the circle") a model can bind shape words alone and often never binds colour, which
-    then fails every "the red shape" in 2-4 object scenes (``docs/experiments.md#colour-binding``). With
+    then fails every "the red shape" in 2-4 object scenes (``docs/experiments/binding.md#colour-binding``). With
     ``pair_every`` = n > 0 every n-th scene after the pair stage is still such a pair, so
     that the pressure to bind colour words stays on (the pair stage must be on). Outlines
     have at most ``max_vertices`` vertices. With ``scenes`` > 0 the last stage reuses that

@@ -24,14 +24,14 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from vlmkit.train.bf16_rounding import BF16Rounding
-from vlmkit.storage.checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_training_state, rng_state,
-                         save_checkpoint, set_rng_state)
-from vlmkit.model.lora import add_lora
 from vlmkit.model import MiniVLM
-from vlmkit.text.processor import IGNORE_INDEX
-from vlmkit.text.processor import Processor
+from vlmkit.model.config import LORA_ALPHA, LORA_TARGETS
+from vlmkit.model.lora import add_lora
+from vlmkit.storage.checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_training_state,
+                                       rng_state, save_checkpoint, set_rng_state)
+from vlmkit.text.processor import IGNORE_INDEX, Processor
 from vlmkit.text.tasks import Stream
+from vlmkit.train.bf16_rounding import BF16Rounding
 
 
 def keep_first_answer_label(labels: torch.Tensor) -> torch.Tensor:
@@ -41,8 +41,10 @@ def keep_first_answer_label(labels: torch.Tensor) -> torch.Tensor:
     return torch.where(first, labels, torch.full_like(labels, IGNORE_INDEX))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
+    """Every number the Trainer trains with; a recipe (:mod:`vlmkit.train.recipes`) extends it."""
+
     steps: int = 1000
     batch_size: int = 32
     grad_accum: int = 1
@@ -59,21 +61,21 @@ class TrainConfig:
     # For this many steps train on each answer's first token alone. For a box that is x1,
     # where the model decides *which* object: trained on the whole box from the start,
     # teacher-forced y1, x2 and y2 just follow x1 to its object and the model never learns
-    # to read the words (docs/experiments.md#binding-probe).
+    # to read the words (docs/experiments/binding.md#binding-probe).
     first_token_steps: int = 0
     # per-part learning rates as shares of lr, which the projector (new, randomly initialised)
     # trains at; pretrained parts want far less (nanoVLM: 5e-5 against the projector's 5e-3).
     # 0 freezes the part (no gradients computed for it).
     vision_lr_scale: float = 1.0
     lm_lr_scale: float = 1.0
-    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% more time
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, more time
     # "tokens": the answer as text (every task); "box": the box head regresses grounding boxes
     # (vlmkit.model.box_head; the model needs box_head=True)
     objective: str = "tokens"
     # LoRA adapters on the LM (vlmkit.model.lora): rank 0 = none; the model gets them at the start
     lora_rank: int = 0
-    lora_alpha: float = 32.0
-    lora_targets: str = "q_proj,k_proj,v_proj,o_proj"
+    lora_alpha: float = LORA_ALPHA
+    lora_targets: str = LORA_TARGETS
 
 
 # Fields that change how or when the run saves, logs and evaluates, but not the weights it
@@ -94,16 +96,10 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
     so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
     instructions (AVX512-BF16 or AMX), else "bf16-rounded": fp32 arithmetic with every matrix
     product's inputs, output and gradients rounded to bf16, as bf16 autocast rounds them
-    (:class:`vlmkit.train.bf16_rounding.BF16Rounding`; torch's own bf16 on such a CPU is emulated,
-    12.5x slower than fp32 on our AMD EPYC). Losses are computed in fp32.
-
-    On a CPU bf16 is not always the faster: the tiny profile's grounding steps took 22% less
-    time on an AMD EPYC but 32% *more* on a 2-core Intel Xeon VM. It stays the choice there,
-    and without bf16 instructions its rounding is reproduced at about 1.3x fp32's time,
-    because the tiny grounding recipe learned worse in plain fp32: fp32 runs ended at Acc@0.5
-    0.79-0.92, the bad draws never binding colour words, every bf16 run at 0.908-0.919, and
-    seed 0 bf16-rounded at 0.896 where in plain fp32 it reached 0.855 (colour-only expressions
-    0.95 against 0.78; docs/experiments.md#bf16). "no" (plain fp32) is faster, a different draw."""
+    (:class:`vlmkit.train.bf16_rounding.BF16Rounding`; emulated bf16 is far slower). Losses are
+    computed in fp32. Why bf16's rounding even where fp32 would be faster: the tiny recipes were
+    tuned in it, and whether plain fp32 learns them as reliably is still open
+    (docs/experiments/arithmetic.md)."""
     if setting not in ("auto", "no", "bf16", "fp16", "bf16-rounded"):
         raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16, fp16 or bf16-rounded")
     if setting != "auto":

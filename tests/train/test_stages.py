@@ -1,0 +1,59 @@
+"""The stage helpers the notebooks call: which tasks a stage trains, and notebook 03's
+side-by-side of the two answer forms of an outline."""
+
+import pytest
+import torch
+
+from vlmkit.data.shapeworld import ShapeWorld
+from vlmkit.train.profiles import load_profile
+from vlmkit.train.recipes import Recipe, recipe_for
+from vlmkit.train.stages import compare_outline_answers, stage_stream
+
+
+def test_each_stages_recipe_names_its_tasks():
+    assert recipe_for("01_captioning", "tiny").tasks() == ["caption"]
+    assert recipe_for("02_grounding", "tiny").tasks() == ["ground"]
+    assert recipe_for("03_segmentation", "tiny").tasks() == ["locate_segment"]
+    assert recipe_for("03_segmentation", "tiny", task="segment").tasks() == ["segment"]
+    assert recipe_for("04_combined", "tiny").tasks() == ["caption", "ground", "locate_segment", "point", "describe"]
+    with pytest.raises(NotImplementedError, match="names no tasks"):
+        Recipe().tasks()
+
+
+def test_stage_stream_is_one_task_or_the_recipes_mixture_with_its_scenes(micro_model):
+    tiny, codec = load_profile("tiny"), micro_model.codec
+    grounding = stage_stream(tiny, recipe_for("02_grounding", "tiny"), codec)
+    assert {grounding[i].task for i in range(10)} == {"ground"}
+    mixture = stage_stream(tiny, recipe_for("04_combined", "tiny", scenes=2), codec)
+    examples = [mixture[i] for i in range(200)]
+    assert {e.task for e in examples} == set(recipe_for("04_combined", "tiny").task_weights)
+    for task in ("caption", "point"):  # two scenes reused in each task's stream
+        assert len({e.row["image_id"] for e in examples if e.task == task}) == 2
+    # another seed (the benchmarks, the cycle's arms): the profile's mixture of that seed
+    recipe = recipe_for("04_combined", "tiny")
+    seeded = stage_stream(tiny, recipe, codec, seed=1)
+    expected = tiny.mixture_stream(recipe.task_weights, codec, seed=1)
+    assert [(seeded[i].prompt, seeded[i].answer) for i in range(20)] == \
+        [(expected[i].prompt, expected[i].answer) for i in range(20)]
+    assert [seeded[i].prompt for i in range(20)] != [stage_stream(tiny, recipe, codec)[i].prompt
+                                                     for i in range(20)]
+
+
+def test_a_segment_recipe_refuses_a_task_without_an_outline():
+    with pytest.raises(ValueError, match="SegmentRecipe.task='ground': choose one of"):
+        recipe_for("03_segmentation", "tiny", task="ground")
+
+
+def test_compare_outline_answers_trains_two_copies_and_scores_each_form(micro_model):
+    before = {k: v.clone() for k, v in micro_model.state_dict().items()}
+    rows = list(ShapeWorld().dataset("val", 2, progress=False))
+    recipe = recipe_for("03_segmentation", "tiny", smoke=True, compare_steps=2, batch_size=4)
+    table = compare_outline_answers(micro_model, rows, load_profile("tiny", announce=False), recipe)
+
+    alone, located = table["outline alone"], table["box, then outline"]
+    assert list(table) == ["outline alone", "box, then outline"]
+    assert "box_acc@0.5" not in alone and 0.0 <= located["box_acc@0.5"] <= 1.0
+    assert alone["n"] == located["n"] == sum(1 for r in rows if r["expressions"])
+    # the box (4 location tokens) comes before the outline
+    assert located["answer_tokens"] > alone["answer_tokens"]
+    assert all(torch.equal(before[k], v) for k, v in micro_model.state_dict().items())

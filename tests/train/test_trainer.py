@@ -1,0 +1,325 @@
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+
+from vlmkit.storage.checkpoint import CheckpointError, load_model
+from vlmkit.text.processor import IGNORE_INDEX
+from vlmkit.train import trainer as trainer_module
+from vlmkit.train.profiles import new_model
+from vlmkit.train.recipes import GroundRecipe
+from vlmkit.train.streams import curriculum_stream
+from vlmkit.train.trainer import TrainConfig, Trainer, keep_first_answer_label, resolve_mixed_precision
+
+from tests.conftest import MICRO
+
+CONFIG = TrainConfig(steps=6, batch_size=4, lr=3e-3, warmup_steps=2, log_every=1, progress=False, seed=0)
+
+
+def _fresh():
+    torch.manual_seed(0)
+    model = new_model("tiny", **MICRO)
+    return model, curriculum_stream("ground", model.codec, single_object_examples=8)
+
+
+@pytest.mark.parametrize("precision", ["no", "bf16", "bf16-rounded"])
+def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, precision):
+    config = replace(CONFIG, mixed_precision=precision)
+    model, stream = _fresh()
+    Trainer(model, stream, config).train()
+    straight = model.state_dict()
+
+    model, stream = _fresh()
+    first = Trainer(model, stream, config, output_dir=tmp_path / "run")
+    first.train(until_step=3)
+    assert first.step == 3
+    del first, model
+
+    restored = load_model(tmp_path / "run")  # a new process would start here
+    second = Trainer(restored, curriculum_stream("ground", restored.codec, single_object_examples=8), config,
+                     output_dir=tmp_path / "run")
+    second.resume(tmp_path / "run")
+    assert second.step == 3
+    second.train()
+    resumed = second.unwrapped.state_dict()
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+
+
+@pytest.mark.parametrize(("steps", "evaluations", "expected"), [(10, 3, 3), (8, 4, 4), (95, 8, 8), (9, 8, 5)])
+def test_a_recipe_evaluates_at_most_as_often_as_it_says_the_last_time_at_the_end(steps, evaluations, expected):
+    model, stream = _fresh()
+    config = GroundRecipe(steps=steps, batch_size=4, evaluations=evaluations, first_token_steps=0,
+                          attribute_pair_steps=0).train_config(progress=False)
+    evaluated_at = []
+    trainer = Trainer(model, stream, config, evaluate=lambda m: evaluated_at.append(trainer.step) or {})
+    trainer.train()
+    assert len(evaluated_at) == expected and evaluated_at[-1] == steps  # 9 steps: every second, then the end
+    assert len(set(evaluated_at)) == len(evaluated_at)
+
+
+def test_resuming_with_another_train_config_is_refused_with_the_differences(tmp_path):
+    model, stream = _fresh()
+    Trainer(model, stream, CONFIG, output_dir=tmp_path / "run").train(until_step=2)
+    model, stream = _fresh()
+    changed = Trainer(model, stream, replace(CONFIG, lr=1e-2, batch_size=8, eval_every=3), output_dir=tmp_path / "x")
+    with pytest.raises(ValueError, match=r"another TrainConfig \(batch_size 4 -> 8, lr 0.003 -> 0.01\)"):
+        changed.resume(tmp_path / "run")
+    assert changed.step == 0
+    same_run = Trainer(model, stream, replace(CONFIG, eval_every=3, progress=True), output_dir=tmp_path / "y")
+    same_run.resume(tmp_path / "run")  # bookkeeping fields may change
+    assert same_run.step == 2
+
+
+def test_a_rerun_cell_resumes_its_interrupted_run_and_ends_where_one_run_would(tmp_path, capsys):
+    model, stream = _fresh()
+    Trainer(model, stream, CONFIG).train()
+    straight = model.state_dict()
+
+    model, stream = _fresh()
+    first = Trainer(model, stream, replace(CONFIG, save_every=2), output_dir=tmp_path / "run")
+    assert not first.resume_if_saved()  # nothing saved yet: a fresh run
+    build = first.processor.training_batch
+    calls = iter(range(100))
+    first.processor.training_batch = lambda ex: build(ex) if next(calls) < 5 else (_ for _ in ()).throw(
+        KeyboardInterrupt("kernel restarted"))
+    with pytest.raises(KeyboardInterrupt):
+        first.train()  # dies in step 6; the last periodic save is step 4
+    model, stream = _fresh()  # the notebook's cells run again
+    again = Trainer(model, stream, replace(CONFIG, save_every=2), output_dir=tmp_path / "run")
+    assert again.resume_if_saved() and again.step == 4
+    assert "Resumed the interrupted run" in capsys.readouterr().out
+    again.train()
+    assert all(torch.equal(straight[k], v) for k, v in again.unwrapped.state_dict().items())
+
+    model, stream = _fresh()  # a finished run, or another config, starts over
+    assert not Trainer(model, stream, CONFIG, output_dir=tmp_path / "run").resume_if_saved()
+    assert "that run had finished" in capsys.readouterr().out
+    assert not Trainer(model, stream, replace(CONFIG, lr=1e-2), output_dir=tmp_path / "run").resume_if_saved()
+    assert "differs in ['lr']" in capsys.readouterr().out
+
+
+def test_an_output_dir_that_is_not_a_checkpoint_is_refused_before_training(tmp_path):
+    (tmp_path / "notes.md").write_text("mine")
+    model, stream = _fresh()
+    with pytest.raises(CheckpointError, match="not a vlmkit checkpoint"):
+        Trainer(model, stream, CONFIG, output_dir=tmp_path)
+    assert (tmp_path / "notes.md").read_text() == "mine"
+
+
+def test_training_lowers_the_loss_and_records_history(tmp_path):
+    model, stream = _fresh()
+    config = TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup_steps=5, log_every=10, progress=False)
+    calls = []
+    trainer = Trainer(model, stream, config, output_dir=tmp_path / "run",
+                      evaluate=lambda m: calls.append(1) or {"acc@0.5": 0.0})
+    history = trainer.train()
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert calls == [1] and history[-1]["step"] == 40
+    assert (tmp_path / "run" / "history.json").is_file()
+    assert (tmp_path / "run" / "training_state.pt").is_file()
+
+
+def test_only_the_first_answer_token_keeps_its_label():
+    labels = torch.tensor([[-100, -100, 5, 6, 7], [-100, 8, 9, -100, -100]])
+    assert keep_first_answer_label(labels).tolist() == [[-100, -100, 5, -100, -100],
+                                                        [-100, 8, -100, -100, -100]]
+
+
+def test_first_token_steps_train_on_the_first_answer_token_then_on_all():
+    model, stream = _fresh()
+    trained_labels_per_step = []
+    forward = model.forward
+
+    def recording_forward(**batch):
+        trained_labels_per_step.append((batch["labels"] != IGNORE_INDEX).sum(dim=1).tolist())
+        return forward(**batch)
+
+    model.forward = recording_forward
+    Trainer(model, stream, replace(CONFIG, steps=4, first_token_steps=2)).train()
+    four_locations_and_eos = 5  # the tiny profile's "loc" box format
+    assert trained_labels_per_step == [[1] * 4] * 2 + [[four_locations_and_eos] * 4] * 2
+
+
+def test_per_part_learning_rates_and_a_frozen_vision_encoder():
+    """The projector trains at lr, the LM at lm_lr_scale * lr; vision_lr_scale 0 freezes the
+    encoder: no gradients, not in the optimizer, unchanged by training."""
+    model, stream = _fresh()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainer = Trainer(model, stream, replace(CONFIG, steps=2, vision_lr_scale=0.0, lm_lr_scale=0.1))
+    rates = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert not any(p.requires_grad for p in model.vision.parameters())
+    assert not any(id(p) in rates for p in model.vision.parameters())
+    assert {rates[id(p)] for p in model.projector.parameters()} == {CONFIG.lr}
+    assert [rates[id(p)] for p in model.lm.parameters()] == pytest.approx([CONFIG.lr * 0.1] * len(list(model.lm.parameters())))
+    trainer.train()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert any(n.startswith("lm.") for n in moved) and any(n.startswith("projector.") for n in moved)
+    assert not any(n.startswith("vision.") for n in moved)
+    with pytest.raises(ValueError, match="vision_lr_scale is a share of lr"):
+        Trainer(model, stream, replace(CONFIG, vision_lr_scale=-1.0))
+    with pytest.raises(ValueError, match="lm_lr_scale is a share of lr"):
+        Trainer(model, stream, replace(CONFIG, lm_lr_scale=-0.5))
+
+
+@pytest.mark.parametrize("precision", ["no", "bf16-rounded"])
+def test_gradient_checkpointing_gives_the_same_step(precision):
+    """Recomputing activations in backward changes memory, not the result (bf16-rounded: the
+    recomputed forward is rounded as the first was)."""
+    results = []
+    for checkpointing in (False, True):
+        model, stream = _fresh()
+        trainer = Trainer(model, stream, replace(CONFIG, steps=2, gradient_checkpointing=checkpointing,
+                                                 mixed_precision=precision))
+        trainer.train()
+        assert any(getattr(m, "gradient_checkpointing", False) for m in model.lm.modules()) == checkpointing
+        results.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*results))
+
+
+def test_gradient_accumulation_matches_one_big_batch():
+    """2 micro-batches of 4 accumulated take the step one batch of 8 takes (same examples)."""
+    results = []
+    for batch, accum in ((8, 1), (4, 2)):
+        model, stream = _fresh()
+        Trainer(model, stream, replace(CONFIG, steps=2, batch_size=batch, grad_accum=accum, mixed_precision="no")).train()
+        results.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*results))
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_runs_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert resolve_mixed_precision("auto")[0] == "bf16-rounded"  # torch would emulate bf16, 12x slower
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert resolve_mixed_precision("auto")[0] == "bf16"
+    # explicit choices stand; a typo is refused
+    assert resolve_mixed_precision("no")[0] == "no" and resolve_mixed_precision("fp16")[0] == "fp16"
+    with pytest.raises(ValueError, match="choose auto, no, bf16, fp16 or bf16-rounded"):
+        resolve_mixed_precision("fp8")
+    model, stream = _fresh()
+    assert Trainer(model, stream, replace(CONFIG, mixed_precision="no")).accelerator.mixed_precision == "no"
+
+
+def test_bf16_rounded_training_is_fp32_to_accelerate_and_rounds_each_step():
+    """The rounding is on: the same start and examples end elsewhere than in plain fp32, and
+    nearer to where bf16 autocast ends; accelerate itself runs no autocast."""
+    ends = {}
+    for precision in ("no", "bf16-rounded", "bf16"):
+        model, stream = _fresh()
+        trainer = Trainer(model, stream, replace(CONFIG, steps=3, mixed_precision=precision))
+        assert trainer.accelerator.mixed_precision == ("bf16" if precision == "bf16" else "no")
+        trainer.train()
+        ends[precision] = torch.cat([p.detach().flatten() for p in model.parameters()])
+        AcceleratorState._reset_state(True)
+    assert not torch.equal(ends["no"], ends["bf16-rounded"])
+    assert (ends["bf16-rounded"] - ends["bf16"]).norm() < (ends["no"] - ends["bf16"]).norm()
+
+
+def test_a_run_resumes_only_in_the_precision_it_trained_in(tmp_path, monkeypatch, capsys):
+    """"auto" can choose otherwise on another machine; the checkpoint records what it chose."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: True)
+    model, stream = _fresh()
+    Trainer(model, stream, CONFIG, output_dir=tmp_path / "run").train(until_step=2)  # auto -> bf16
+    monkeypatch.setattr(trainer_module, "cpu_has_bf16", lambda: False)  # a machine where auto -> bf16-rounded
+    AcceleratorState._reset_state(True)  # a new process there (accelerate keeps one precision a process)
+    model, stream = _fresh()
+    elsewhere = Trainer(model, stream, CONFIG)
+    with pytest.raises(ValueError, match=r"\(precision 'bf16' -> 'bf16-rounded'\) \('auto' chooses by this machine"):
+        elsewhere.resume(tmp_path / "run")
+    assert not Trainer(model, stream, CONFIG, output_dir=tmp_path / "run").resume_if_saved()
+    assert "differs in ['precision']" in capsys.readouterr().out
+    model, stream = _fresh()
+    AcceleratorState._reset_state(True)
+    pinned = Trainer(model, stream, replace(CONFIG, mixed_precision="bf16"))  # the saved precision, named
+    pinned.resume(tmp_path / "run")
+    assert pinned.step == 2 and pinned.accelerator.mixed_precision == "bf16"
+
+
+@pytest.mark.parametrize("bf16, expected", [(True, "bf16"), (False, "fp16")])
+def test_auto_precision_on_a_gpu_is_bf16_or_fp16_with_loss_scaling(monkeypatch, bf16, expected):
+    """An A100 gets bf16; Colab's T4 (no bf16) gets fp16, which accelerate runs with a loss scaler."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "A100" if bf16 else "Tesla T4")
+    precision, why = resolve_mixed_precision("auto")
+    assert precision == expected
+    assert ("loss scaling" in why) == (expected == "fp16") and ("T4" in why) == (expected == "fp16")
+
+
+def test_the_precision_choice_is_printed(capsys):
+    model, stream = _fresh()
+    Trainer(model, stream, replace(CONFIG, mixed_precision="no", progress=True, grad_accum=2))
+    out = capsys.readouterr().out
+    assert "mixed precision: no (as configured); batch 4 x 2 accumulated = 8 per step" in out
+
+
+# Trains CONFIG's steps with the global batch split over the launched processes, as under
+# `torch.distributed.run`; the main process saves the run to argv[1].
+DATA_PARALLEL_RUN = """
+import os
+import sys
+import torch
+from vlmkit.train.profiles import new_model
+from vlmkit.train.streams import curriculum_stream
+from vlmkit.train.trainer import TrainConfig, Trainer
+torch.manual_seed(0)
+model = new_model("tiny", **{micro})
+stream = curriculum_stream("ground", model.codec, single_object_examples=8)
+processes = int(os.environ.get("WORLD_SIZE", "1"))
+config = TrainConfig(steps=6, batch_size=4 // processes, lr=3e-3, warmup_steps=2, log_every=1, progress=False, seed=0,
+                     mixed_precision="no")
+trainer = Trainer(model, stream, config, output_dir=sys.argv[1], evaluate=lambda m: {{"evaluated": 1.0}})
+trainer.train()
+"""
+
+
+def test_two_processes_splitting_each_batch_train_like_one_process(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(DATA_PARALLEL_RUN.format(micro=MICRO))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(script), str(tmp_path / "one")], env=env, check=True)
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                               str(script), str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+
+    one, two = load_model(tmp_path / "one").state_dict(), load_model(tmp_path / "two").state_dict()
+    start, _ = _fresh()
+    moved = False
+    for name, weights in one.items():
+        assert torch.allclose(weights, two[name], atol=1e-5), name  # same examples, averaged gradients
+        moved |= not torch.allclose(weights, start.state_dict()[name])
+    assert moved  # and training did change the weights
+    history = (tmp_path / "two" / "history.json").read_text()
+    assert history.count('"evaluated"') == 1  # the main process alone evaluates
+
+
+def test_processes_accelerate_does_not_connect_are_refused(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # launched as two, but this process's accelerate sees one
+    model, stream = _fresh()
+    with pytest.raises(RuntimeError, match="ACCELERATE_USE_CPU=true"):
+        Trainer(model, stream, CONFIG)
+
+
+def test_a_stage_saved_by_its_trainer_is_not_written_twice(tmp_path, monkeypatch):
+    from vlmkit.train import stages
+    from vlmkit.train.recipes import CaptionRecipe
+
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path))
+    model, stream = _fresh()
+    trainer = stages.stage_trainer("01_captioning", model, stream, CaptionRecipe(steps=3, batch_size=4))
+    trainer.train()
+    written = (tmp_path / "01_captioning" / "model.safetensors").stat().st_mtime_ns
+    assert stages.save_stage(model, "01_captioning", trainer) == tmp_path / "01_captioning"
+    assert (tmp_path / "01_captioning" / "model.safetensors").stat().st_mtime_ns == written
+    trainer.train(until_step=3)  # nothing new; a save elsewhere still writes
+    assert stages.save_stage(model, "02_grounding", trainer) == tmp_path / "02_grounding"
+    assert (tmp_path / "02_grounding" / "model.safetensors").is_file()
