@@ -203,7 +203,8 @@ def time_precision(args, stream) -> None:
 def time_compile(args, stream) -> None:
     """The eager model against ``torch.compile`` of it, from the same weights on the same batches
     (several sequence lengths, as dynamic padding gives), in alternating rounds after the compiled
-    model's warm-up, which includes compiling. Why it is not in the Trainer: docs/experiments/step_profile.md.
+    model's warm-up, which includes compiling. Why it is not in the Trainer:
+    docs/experiments/step_profile.md#torchcompile-faster-steps-not-adopted.
     In bf16 autocast where the CPU has bf16 instructions, else in fp32: torch 2.13's dynamo cannot
     run the model under :class:`vlmkit.train.bf16_rounding.BF16Rounding` (a ``TorchFunctionMode``; its
     resumed frames are called with wrong arguments, ``TypeError: to() received ... (torch.Size)``)."""

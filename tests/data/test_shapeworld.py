@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from shapely.geometry import Polygon
@@ -169,3 +171,25 @@ def test_attribute_expressions_are_grouped_by_the_attributes_they_name():
         named_attributes("a red circle")
     with pytest.raises(UnresolvableExpression, match="not an attribute expression"):
         named_attributes("the leftmost circle")
+
+
+def test_every_caption_reads_back_into_the_scenes_objects():
+    """captions() and read_caption() are one grammar: all three phrasings of 300 scenes read back
+    into the scene's objects (left to right), the placed phrasing with their regions."""
+    from vlmkit.data.shapeworld.language import read_caption, scene_objects
+
+    world = ShapeWorld()
+    for index in range(300):
+        scene, _ = world.scene("val", index)
+        truth = scene_objects(scene)
+        plain, placed, counted = (read_caption(c) for c in captions(scene))
+        assert placed == truth
+        assert plain == counted == [replace(o, region=None) for o in truth]
+
+
+@pytest.mark.parametrize("text", ["", "a big red", "a big red circle and", "a huge red circle", "two shapes:",
+                                  "a big red circle at the far left", "the big red circle", "a big red circle, hello"])
+def test_a_caption_outside_the_grammar_reads_as_none(text):
+    from vlmkit.data.shapeworld.language import read_caption
+
+    assert read_caption(text) is None

@@ -71,3 +71,48 @@ def test_pointing_metrics_hand_computed():
     assert scores["mean_distance_diag"] == pytest.approx(3.5 / np.hypot(10, 10))
     with pytest.raises(ValueError, match="as many predictions"):
         pointing_metrics(predictions, [mask], targets)
+
+
+def _objects(*specs):
+    from vlmkit.data.shapeworld.language import NamedObject
+
+    return [NamedObject(*spec.split(" ", 2)[:3], region=None) if "@" not in spec else
+            NamedObject(*spec.split("@")[0].split(), region=spec.split("@")[1]) for spec in specs]
+
+
+def test_caption_object_metrics_hand_computed():
+    from vlmkit.evaluation.metrics import caption_object_metrics
+
+    scene = _objects("big red circle@top left", "small blue square@bottom right")
+    exact = _objects("big red circle", "small blue square")  # names no region: any region fits
+    wrong_colour = _objects("big green circle", "small blue square")  # P 1/2, R 1/2
+    one_missing = _objects("small blue square@bottom right")  # P 1, R 1/2, F1 2/3
+    wrong_place = _objects("big red circle@bottom right", "small blue square@bottom right")  # P 1/2, R 1/2
+    scores = caption_object_metrics([exact, wrong_colour, one_missing, wrong_place, None], [scene] * 5)
+    assert scores["object_precision"] == pytest.approx((1 + 0.5 + 1 + 0.5 + 0) / 5)
+    assert scores["object_recall"] == pytest.approx((1 + 0.5 + 0.5 + 0.5 + 0) / 5)
+    assert scores["object_f1"] == pytest.approx((1 + 0.5 + 2 / 3 + 0.5 + 0) / 5)
+    assert scores["exact"] == pytest.approx(1 / 5) and scores["parse_rate"] == pytest.approx(4 / 5)
+
+
+def test_a_placed_name_is_matched_before_an_unplaced_one_of_the_same_object_kind():
+    from vlmkit.evaluation.metrics import caption_object_metrics
+
+    scene = _objects("big red circle@top", "big red circle@bottom")
+    said = _objects("big red circle", "big red circle@top")  # greedy in order would give the top one away
+    assert caption_object_metrics([said], [scene])["exact"] == 1.0
+    with pytest.raises(ValueError, match="2 captions for 1 scenes"):
+        caption_object_metrics([said, said], [scene])
+
+
+def test_captioning_scores_content_on_shapeworld_and_not_on_real_captions(micro_model, monkeypatch):
+    import vlmkit.evaluation.evaluate as evaluate
+    from vlmkit.data.shapeworld import ShapeWorld
+
+    rows = list(ShapeWorld().dataset("val", 3, progress=False))
+    placed = {row["image_id"]: row["captions"][1] for row in rows}  # a perfect caption, regions named
+    monkeypatch.setattr(evaluate, "predict", lambda model, examples, *a, **k: [placed[ex.row["image_id"]] for ex in examples])
+    metrics = evaluate.evaluate_captioning(micro_model, rows, progress=False).metrics
+    assert metrics["object_f1"] == metrics["exact"] == metrics["parse_rate"] == 1.0
+    real = [{**row, "captions": ["A man rides a horse on the beach."]} for row in rows]
+    assert "object_f1" not in evaluate.evaluate_captioning(micro_model, real, progress=False).metrics

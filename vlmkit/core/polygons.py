@@ -138,7 +138,9 @@ def canonical_order(polygons: Sequence[Sequence[Point]]) -> list[Polygon]:
 def _simplify(polygons: Sequence[np.ndarray], tolerance: float) -> list[np.ndarray]:
     """Douglas-Peucker on each closed ring (its first vertex kept), by GEOS through shapely:
     scikit-image's pure-Python ``approximate_polygon`` made outline targets most of a
-    segmentation training step (docs/experiments/step_profile.md). On ShapeWorld outlines both give the same vertices; on COCO masks a few rings differ,
+    segmentation training step
+    (docs/experiments/data_and_codecs.md#outline-simplification-geos-instead-of-scikit-image).
+    On ShapeWorld outlines both give the same vertices; on COCO masks a few rings differ,
     because GEOS measures the distance to a segment where scikit-image measures it to the
     segment's line."""
     lines = [shapely.LineString(np.vstack([ring, ring[:1]])) for ring in polygons]

@@ -17,7 +17,9 @@ import torch
 
 from vlmkit.core.boxes import box_iou
 from vlmkit.core.polygons import flat_to_points, interior_point, polygons_to_mask
-from vlmkit.evaluation.metrics import SegmentationScores, caption_metrics, grounding_metrics, pointing_metrics
+from vlmkit.data.shapeworld.language import NamedObject, read_caption
+from vlmkit.evaluation.metrics import (SegmentationScores, caption_metrics, caption_object_metrics, grounding_metrics,
+                                       pointing_metrics)
 from vlmkit.inference.answers import EVAL_BATCH, predict
 from vlmkit.model import MiniVLM
 from vlmkit.text.codecs import Parsed
@@ -186,13 +188,27 @@ def evaluate_pointing(model: MiniVLM, rows: Sequence[dict], per_row: int | None 
 
 def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = EVAL_BATCH,
                         progress: bool = True) -> Scored:
-    """BLEU-4 and CIDEr-D of one greedy caption per image against all its captions."""
+    """BLEU-4 and CIDEr-D of one greedy caption per image against all its captions; for
+    captions in ShapeWorld's grammar also whether they are right (object precision, recall,
+    F1, exact share: :func:`vlmkit.evaluation.metrics.caption_object_metrics`)."""
     images = list({row["image_id"]: row for row in rows}.values())
     examples = queries(images, "caption", model.codec)
     answers = predict(model, examples, batch_size, progress=progress)
     preds = {row["image_id"]: a for row, a in zip(images, answers)}
     refs = {row["image_id"]: list(row["captions"]) for row in images}
-    return Scored(caption_metrics(preds, refs), examples, answers)
+    metrics = caption_metrics(preds, refs)
+    truths = [caption_truth(row["captions"]) for row in images]
+    if all(truth is not None for truth in truths):
+        content = caption_object_metrics([read_caption(answer) for answer in answers], truths)
+        metrics |= {**{k: v for k, v in content.items() if k != "parse_rate"}, "parse_rate": content["parse_rate"]}
+    return Scored(metrics, examples, answers)
+
+
+def caption_truth(references: Sequence[str]) -> list[NamedObject] | None:
+    """The objects a scene holds, read from its reference captions (the one naming the most
+    regions); ``None`` when no reference is in ShapeWorld's grammar (real photos)."""
+    read = [objects for objects in map(read_caption, references) if objects is not None]
+    return max(read, key=lambda objects: sum(o.region is not None for o in objects)) if read else None
 
 
 def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch_size: int = EVAL_BATCH,

@@ -9,7 +9,10 @@
 * Pointing: the share of predicted points inside the object's mask (the pointing-game
   score), and the mean distance to the true point in pixels and as a share of the image
   diagonal; an unparsed answer is outside and contributes no distance.
-* Captioning: BLEU-4 and CIDEr-D from pycocoevalcap, the COCO caption evaluation code.
+* Captioning: BLEU-4 and CIDEr-D from pycocoevalcap, the COCO caption evaluation code; and,
+  where captions follow a grammar (ShapeWorld), whether they are right: each caption read back
+  into objects, object precision / recall / F1 against the scene per caption, then averaged,
+  and the share captioned exactly. A caption outside the grammar scores 0 and lowers the parse rate.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from vlmkit.core.boxes import box_iou
+from vlmkit.data.shapeworld.language import NamedObject
 from vlmkit.text.codecs import Parsed
 
 SEG_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -128,6 +132,36 @@ def caption_metrics(predictions: Mapping[object, str], references: Mapping[objec
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     cider, _ = Cider().compute_score(gts, res)
     return {"bleu4": float(bleu[3]), "cider": float(cider), "n": len(predictions)}
+
+
+def caption_object_metrics(predictions: Sequence[list[NamedObject] | None],
+                           truths: Sequence[list[NamedObject]]) -> dict[str, float]:
+    """Object precision, recall and F1 (averaged over captions), the exact share and the parse
+    rate of captions read into objects (``None``: outside the grammar) against each scene's."""
+    if len(predictions) != len(truths) or not truths:
+        raise ValueError(f"{len(predictions)} captions for {len(truths)} scenes: need as many, at least one")
+    scores = np.array([_object_scores(p, t) for p, t in zip(predictions, truths)])
+    return {"object_precision": float(scores[:, 0].mean()), "object_recall": float(scores[:, 1].mean()),
+            "object_f1": float(scores[:, 2].mean()), "exact": float(scores[:, 3].mean()),
+            "parse_rate": float(np.mean([p is not None for p in predictions]))}
+
+
+def _object_scores(predicted: list[NamedObject] | None, truth: list[NamedObject]) -> tuple[float, ...]:
+    """(precision, recall, F1, exact) of one caption. A named object matches an unmatched true one
+    of the same size, colour and shape, and region where it names one; those naming a region
+    are matched first, so an unplaced name never takes the only object a placed one fits."""
+    if not predicted:
+        return 0.0, 0.0, 0.0, 0.0
+    unmatched, matched = list(truth), 0
+    for obj in sorted(predicted, key=lambda o: o.region is None):
+        fit = next((t for t in unmatched if (t.size, t.colour, t.shape) == (obj.size, obj.colour, obj.shape)
+                    and obj.region in (None, t.region)), None)
+        if fit is not None:
+            unmatched.remove(fit)
+            matched += 1
+    precision, recall = matched / len(predicted), matched / len(truth)
+    f1 = 2 * precision * recall / (precision + recall) if matched else 0.0
+    return precision, recall, f1, float(matched == len(predicted) == len(truth))
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str], digits: int = 3) -> str:

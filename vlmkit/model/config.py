@@ -43,7 +43,8 @@ class VLMConfig:
     vit_layers: int = 2  # 4 cost a tenth more a step and grounded no better (docs/experiments/model_design.md#vit-layers)
     vit_heads: int = 4
     vit_mlp: int | None = None  # default 2 * vit_hidden
-    vit_sincos_positions: bool = True  # fill the position table with a 2-D sin/cos pattern (docs/experiments/model_design.md#vit-positions)
+    # fill the position table with a 2-D sin/cos pattern (docs/experiments/model_design.md#vit-positions)
+    vit_sincos_positions: bool = True
     vit_conv_stem: int = 32  # >0: a 3x3 conv with this many channels before the patch embedding
     vit_freeze: bool = False
     vit_hf_config: dict | None = None

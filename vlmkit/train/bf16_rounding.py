@@ -1,7 +1,8 @@
 """bf16 autocast's rounding, reproduced in fp32 arithmetic, for CPUs without bf16 instructions.
 
 Why: the tiny recipes were tuned in bf16, and on a CPU without bf16 instructions torch emulates
-bf16 autocast far slower than fp32 (docs/experiments/arithmetic.md). What bf16 autocast does to the numbers is mostly this: the inputs of every matrix product
+bf16 autocast far slower than fp32 (docs/experiments/arithmetic.md). What bf16 autocast does
+to the numbers is mostly this: the inputs of every matrix product
 (linear layers, convolutions, attention's matmuls) are rounded to bf16, the product is summed
 in fp32 and rounded to bf16; in the backward pass the gradients those products take and give
 are rounded the same way. :class:`BF16Rounding` does that around fp32 kernels. Not all of

@@ -111,8 +111,9 @@ class ObjectRecipe(Recipe):
 
 @dataclass(frozen=True)
 class GroundRecipe(ObjectRecipe):
-    # the curriculum (docs/experiments/README.md): first two-object scenes told apart by attribute
-    # expressions naming a colour, x1 trained alone at first, two questions per scene
+    # the curriculum: first two-object scenes told apart by attribute expressions naming a colour,
+    # x1 trained alone at first, two questions per scene
+    # (docs/experiments/grounding_recipe.md#how-the-curriculum-was-found)
     # (first_token_steps, the Trainer's, holds x1 alone)
     attribute_pair_steps: int = 0
     examples_per_scene: int = 1
@@ -155,7 +156,7 @@ class SegmentRecipe(ObjectRecipe):
 @dataclass(frozen=True)
 class CombinedRecipe(Recipe):
     # locate_segment weighted 4: the outline is what a mixture forgets first
-    # (docs/experiments/combined_recipe.md)
+    # (docs/experiments/combined_recipe.md#scenes-reused-in-the-mixture)
     task_weights: dict = field(default_factory=lambda: {"caption": 1.0, "ground": 2.0, "locate_segment": 4.0,
                                                          "point": 1.0, "describe": 1.5})
     # the cycle experiment (vlmkit.train.cycle.compare_cycle): descriptions harvested from this many

@@ -275,6 +275,40 @@ def captions(scene: Scene) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class NamedObject:
+    """One object a caption names: its size, colour and shape, and its region if named."""
+
+    size: str
+    colour: str
+    shape: str
+    region: str | None = None  # "top left", "middle", ... as _region writes it
+
+
+_REGIONS = {f"{row} {col}".strip() for row in ("top", "", "bottom") for col in ("left", "", "right")} - {""}
+_NAMED_RE = re.compile(rf"an? ({'|'.join(SIZES)}) ({'|'.join(COLOURS)}) ({'|'.join(SHAPES)})"
+                       rf"(?: (?:at the ({'|'.join(sorted(_REGIONS, key=len, reverse=True))})|in the (middle)))?")
+_COUNT_RE = re.compile(rf"^(?:{'|'.join(_NUMBERS)}|\d+) shapes?: ")
+
+
+def read_caption(text: str) -> list[NamedObject] | None:
+    """The objects a caption in :func:`captions`' grammar names, in order; ``None`` when any
+    part of it is not that grammar (the caller counts it as wrong, not as empty)."""
+    body = _COUNT_RE.sub("", text.strip(), count=1)
+    items = re.split(r", | and ", body)
+    named = [_NAMED_RE.fullmatch(item) for item in items]
+    if not body or not all(named):
+        return None
+    return [NamedObject(m[1], m[2], m[3], m[4] or m[5]) for m in named]
+
+
+def scene_objects(scene: Scene) -> list[NamedObject]:
+    """What a perfect caption names: every object of ``scene``, left to right, with its region."""
+    objs = sorted(scene.objects, key=lambda o: o.center[0])
+    return [NamedObject(o.size, o.colour, o.shape, _region(scene, o).removeprefix("at the ").removeprefix("in the "))
+            for o in objs]
+
+
 def vocabulary() -> list[str]:
     """Every word ShapeWorld text can contain (for building an offline tokenizer)."""
     phrases = [*SHAPES, *COLOURS, *SIZES, *GENERIC_HEADS, *ORDINALS, *DIRECTIONS, *EXTREMES, *PLACES, *RELATIONS,
