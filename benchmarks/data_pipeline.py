@@ -1,4 +1,4 @@
-"""How fast training batches of the full profile are built, per worker process, before and after draft decoding and DataLoader workers, and how many workers a T4 and an A100 need.
+"""Full-profile batch building in examples/s per worker process, before and after, and the workers a T4 and an A100 need.
 
 Full-profile grounding examples from the COCO photos packaged with vlmkit (JPEGs of about
 640x480, resized to 224 px), built into micro-batches of the full recipe's size exactly as the
@@ -105,7 +105,8 @@ def main() -> None:
         per_worker[name] = rate / max(workers, 1)
         print(f"{name:<52} | {workers:>7} | {rate:>10.1f} | {per_worker[name]:>10.1f}")
     one_worker = per_worker[SETTINGS[2][0]]
-    print(f"\nworkers a GPU needs (its examples/s by the estimate / {one_worker:.1f} examples/s per worker, rounded up):")
+    print(f"\nworkers a GPU needs (its examples/s by the estimate / {one_worker:.1f} examples/s per worker, "
+          f"rounded up):")
     for gpu, seconds in parse_gpus(args.gpu).items():
         demand = args.step_examples / seconds
         print(f"  {gpu}: {args.step_examples} examples per {seconds} s step = {demand:.0f} examples/s -> "

@@ -47,7 +47,8 @@ def _write_refer(root, dataset, objects):
     folder.mkdir(parents=True)
     image_ids = sorted({image_id for _, _, image_id, _ in objects})
     instances = {
-        "images": [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "width": 40, "height": 30} for i in image_ids],
+        "images": [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "width": 40, "height": 30}
+                   for i in image_ids],
         "annotations": [{"id": ref_id, "image_id": image_id, "category_id": 1, "bbox": BOX, "iscrowd": 0,
                          "segmentation": OUTLINE, "area": 240} for ref_id, _, image_id, _ in objects],
         "categories": [{"id": 1, "name": "shape"}]}
@@ -81,7 +82,8 @@ def test_training_rows_are_the_three_train_splits_less_every_image_of_a_val_or_t
     assert "training rows: left out 1 of 5 (on 1 image(s) of a val/test split" in capsys.readouterr().out
     # the evaluation splits are untouched, and the protocol's RefCOCOg splits are UMD's
     assert [r["image_id"] for r in full_rows(tmp_path, "ground", "val")] == ["3"]
-    assert [r["expressions"] for r in refcoco_rows(tmp_path, "refcocog", "test")] == [["the red square", "a red square"]]
+    (test,) = refcoco_rows(tmp_path, "refcocog", "test")
+    assert test["expressions"] == ["the red square", "a red square"]
 
 
 def test_caption_training_rows_leave_out_the_held_out_images_too(tmp_path, capsys):

@@ -62,7 +62,8 @@ def test_the_weights_do_not_depend_on_how_many_workers_build_the_batches(tmp_pat
         trainer = Trainer(model, stream, replace(config, data_workers=workers))
         trainer.train(until_step=2)
         iterator = trainer._pending[0]
-        assert type(iterator).__name__ == ("_MultiProcessingDataLoaderIter" if workers else "_SingleProcessDataLoaderIter")
+        expected = "_MultiProcessingDataLoaderIter" if workers else "_SingleProcessDataLoaderIter"
+        assert type(iterator).__name__ == expected
         trainer.train(until_step=4)
         assert trainer._pending[0] is iterator  # continued: the same workers
         trainer.train()
@@ -89,8 +90,10 @@ def test_a_micro_batch_is_built_from_the_stream_indices_of_its_step_and_process(
     # micro-batch 1 of step 2 = index 5; with 2 processes of 3 examples, process 1 reads 33..35
     assert batches.index(2, 1) == 5 and len(batches) == 8
     assert [ex.prompt for ex in batches.examples(5)] == [stream[i].prompt for i in (33, 34, 35)]
+    state = torch.get_rng_state()
     loaded = list(batch_loader(batches, start=5))
     assert len(loaded) == 3 and torch.equal(loaded[0]["input_ids"], batches[5]["input_ids"])
+    assert torch.equal(torch.get_rng_state(), state)  # the run's random numbers are not drawn from
 
 
 def test_the_loss_is_read_only_at_log_steps_and_a_non_finite_one_still_stops_training(monkeypatch):

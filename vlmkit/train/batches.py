@@ -78,5 +78,7 @@ def batch_loader(batches: MicroBatches, start: int, workers: int = 0, pin_memory
             raise ValueError(f"data_workers={workers} needs processes started by fork, which this platform lacks "
                              f"(the training streams cannot be sent to a spawned process): use data_workers=0")
         extra = {"prefetch_factor": PREFETCH, "multiprocessing_context": "fork"}
+    # its own generator: a loader seeds its workers with a draw from the global one otherwise,
+    # which would move the run's random numbers wherever a resumed run starts a new iterator
     return DataLoader(batches, batch_size=None, sampler=range(start, len(batches)), num_workers=workers,
-                      pin_memory=pin_memory, **extra)
+                      pin_memory=pin_memory, generator=torch.Generator().manual_seed(0), **extra)
