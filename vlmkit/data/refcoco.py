@@ -141,7 +141,7 @@ def load_refcoco(refer_root: str | Path, image_dir: str | Path, dataset: str = "
     chosen = [r for r in refs if r["split"] == split]
     if not chosen:
         raise MissingSplitError(f"split {split!r} of {refs_path} is empty "
-                         f"(splits present: {dict(Counter(r['split'] for r in refs))})")
+                                f"(splits present: {dict(Counter(r['split'] for r in refs))})")
     rows = []
     for ref in chosen:
         where = f"{refs_path}, ref_id {ref['ref_id']}"

@@ -25,7 +25,8 @@ a high learning rate, the pretrained parts at 1/100 of it (nanoVLM: 5e-3 and 5e-
 vision encoder frozen while the projector first learns to speak to the LM (captioning);
 micro-batches of 16 accumulated to 64, built ahead by 4 worker processes (the tiny recipes build
 them in the training process: on 2 cores a worker competes with the step for a core); mixed
-precision chosen by the GPU; no ShapeWorld curriculum (real data has none). LoRA is one field away (``lora_rank=16``).
+precision chosen by the GPU; no ShapeWorld curriculum (real data has none). LoRA is one field
+away (``lora_rank=16``).
 In CI's smoke mode (``VLMKIT_SMOKE=1``) each recipe shrinks to :attr:`Recipe.smoke_sizes`.
 """
 

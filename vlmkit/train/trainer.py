@@ -74,7 +74,8 @@ class TrainConfig:
     lora_alpha: float = LORA_ALPHA
     lora_targets: str = LORA_TARGETS
     # processes that build micro-batches ahead of the step (vlmkit.train.batches): 0 builds them
-    # in the training process, which is what pays on a 2-core CPU; a GPU wants a few
+    # in the training process (the tiny recipes: on 2 CPU cores a worker competes with the step);
+    # a GPU wants a few
     data_workers: int = 0
 
 
@@ -335,21 +336,22 @@ class Trainer:
                 count += 1
             self.step += 1
             self.train_seconds += time.perf_counter() - step_start
-            evaluate = (c.eval_every and self.step % c.eval_every == 0 and self.step < c.steps) or self.step == c.steps
-            save = c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end
-            if self.step % c.log_every == 0 or self.step == end or evaluate or save:
-                loss = self.mean_loss(total / count, since)  # checked finite before anything is saved
-            if self.step % c.log_every == 0 or self.step == end:
-                self.history.append({"step": self.step, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
+            log_now = self.step % c.log_every == 0 or self.step == end
+            evaluate_now = self.step == c.steps or (c.eval_every and self.step % c.eval_every == 0)
+            save_now = c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end
+            if log_now or evaluate_now or save_now:
+                mean = self.mean_loss(total / count, since)  # checked finite before anything is saved
+            if log_now:
+                self.history.append({"step": self.step, "loss": mean, "lr": self.scheduler.get_last_lr()[0],
                                      "train_seconds": self.train_seconds})
-                bar.set_postfix(loss=f"{loss:.3f}")
+                bar.set_postfix(loss=f"{mean:.3f}")
                 total, count, since = torch.zeros_like(total), 0, self.step
             bar.update(1)
             # periodic work depends on the step alone, so a resumed run does exactly what an
             # uninterrupted one does; the last step is evaluated once
-            if evaluate:
+            if evaluate_now:
                 self.run_evaluation()
-            if save:
+            if save_now:
                 self.save()
         bar.close()
         if self.step == c.steps:
