@@ -56,8 +56,8 @@ def main() -> None:
     trainer.step = start
     if recipe.scenes:  # drawn and kept, as in every epoch after the first
         for step in range(start, start + args.warmup + args.steps):
-            trainer.examples_for(step, 0)
-    draw, build, train_step = trainer.examples_for, trainer.processor.training_batch, trainer.model.forward
+            trainer.batches.examples(trainer.batches.index(step))
+    draw, build, train_step = trainer.batches.examples, trainer.processor.training_batch, trainer.model.forward
 
     def timed(name, fn):
         def wrapped(*a, **k):
@@ -65,7 +65,7 @@ def main() -> None:
                 return fn(*a, **k)
         return wrapped
 
-    trainer.examples_for = timed(PARTS[0], draw)
+    trainer.batches.examples = timed(PARTS[0], draw)
     trainer.processor.training_batch = timed(PARTS[1], build)
     trainer.model.forward = timed(PARTS[2], train_step)
     trainer.train(until_step=start + args.warmup)

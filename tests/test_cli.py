@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -8,6 +9,8 @@ from PIL import Image
 
 from vlmkit.cli import main
 from vlmkit.storage.checkpoint import load_model, save_checkpoint
+
+from tests.data.test_sources import write_protocol_data
 
 COMMANDS = ("demo", "train", "ground", "segment", "eval")
 
@@ -70,3 +73,35 @@ def test_train_runs_a_stage_with_its_recipe_and_saves_it(tmp_path, capsys, monke
     assert code == 0 and "CaptionRecipe(steps=3," in out and '"cider"' in out
     assert load_model(tmp_path / "01_captioning").config.codec_bins == 64
     assert (tmp_path / "01_captioning" / "results.json").is_file()
+
+
+def test_eval_refcoco_prints_the_papers_table_names_what_is_missing_and_saves_it(checkpoint_and_image, tmp_path,
+                                                                                 capsys, monkeypatch):
+    path, _ = checkpoint_and_image
+    write_protocol_data(tmp_path / "data", {"refcoco": "refer", "refcoco+": "hub"})  # no RefCOCOg
+    monkeypatch.setenv("VLMKIT_DATA", str(tmp_path / "data"))
+    out_file = tmp_path / "tables" / "refcoco.json"
+    code, out, _ = _run(["eval", str(path), "--refcoco", "--tasks", "ground", "locate_segment", "--out",
+                         str(out_file)], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if "acc@0.5" in line)
+    assert lines[header].split() == ["|", "objects", "|", "queries", "|", "acc@0.5", "|", "miou", "|", "oiou"]
+    names = [line.split("|")[0].strip() for line in lines[header + 1:header + 9]]
+    assert names == ["RefCOCO val", "RefCOCO testA", "RefCOCO testB", "RefCOCO+ val", "RefCOCO+ testA",
+                     "RefCOCO+ testB", "RefCOCOg val", "RefCOCOg test"]
+    assert lines[header + 7].split()[-1] == "-" and "RefCOCOg test: missing: refcocog: neither" in out
+    saved = json.loads(out_file.read_text())
+    assert saved["data_root"] == str(tmp_path / "data") and len(saved["splits"]) == 8
+    assert saved["splits"][0]["queries"] == 2 and 0.0 <= saved["splits"][0]["miou"] <= 1.0
+    assert "refs(umd).p" in saved["splits"][7]["missing"] and f"saved to {out_file}" in out
+
+
+def test_eval_refcoco_without_any_split_or_with_other_tasks_ends_with_status_two(checkpoint_and_image, tmp_path,
+                                                                               capsys, monkeypatch):
+    path, _ = checkpoint_and_image
+    monkeypatch.setenv("VLMKIT_DATA", str(tmp_path / "nothing"))
+    code, out, err = _run(["eval", str(path), "--refcoco", "--out", str(tmp_path / "t.json")], capsys)
+    assert code == 2 and "no split of the protocol found under" in err and out.count(": missing: ") == 8
+    code, _, err = _run(["eval", str(path), "--refcoco", "--tasks", "ground", "caption"], capsys)
+    assert code == 2 and "--refcoco scores boxes (ground) and at most one outline task" in err

@@ -5,6 +5,7 @@
     vlmkit ground CHECKPOINT IMAGE "expression"   a box for the object the expression names
     vlmkit segment CHECKPOINT IMAGE "expression"  its outline
     vlmkit eval CHECKPOINT                        held-out scores of a checkpoint
+    vlmkit eval CHECKPOINT --refcoco              the papers' RefCOCO/RefCOCO+/RefCOCOg table
     vlmkit export CHECKPOINT OUT_DIR              ONNX graphs that onnxruntime answers with
 
 ``vlmkit COMMAND --help`` says more. Bad input (a missing file, an unknown word, a recipe
@@ -71,9 +72,16 @@ def _parser() -> argparse.ArgumentParser:
                           help="a saved vlmkit checkpoint folder, or a Hugging Face Hub id (owner/name)")
     evaluate.add_argument("--tasks", nargs="+", choices=EVAL_TASKS, default=["ground"], help="default: ground")
     evaluate.add_argument("--split", default="val", help="default: val")
-    evaluate.add_argument("--count", type=int, default=100, help="held-out scenes or rows (default 100)")
+    evaluate.add_argument("--count", type=int, default=None,
+                          help="held-out scenes or rows (default 100; with --refcoco: objects per split, default all)")
     evaluate.add_argument("--profile", choices=("tiny", "full"), default=None, help="default: VLMKIT_PROFILE or tiny")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument("--refcoco", action="store_true",
+                          help="the papers' table instead: RefCOCO val/testA/testB, RefCOCO+ val/testA/testB, RefCOCOg "
+                               "val/test (UMD), every expression, from VLMKIT_DATA (docs/gpu.md's layout); Acc@0.5 of "
+                               "boxes, and mIoU/oIoU of outlines if --tasks names segment or locate_segment")
+    evaluate.add_argument("--out", type=Path, default=Path("outputs/refcoco_protocol.json"), metavar="TABLE.json",
+                          help="with --refcoco: where the table is saved (default outputs/refcoco_protocol.json)")
 
     export = commands.add_parser("export", help="export a checkpoint to ONNX",
                                  description="Write CHECKPOINT as ONNX graphs (vision + projector, language model) "
@@ -172,15 +180,40 @@ def _eval(args: argparse.Namespace) -> int:
     from vlmkit.storage.checkpoint import load_model
     from vlmkit.train.profiles import load_profile
 
+    if args.refcoco:
+        return _refcoco(args)
     profile = load_profile(args.profile)
     model = load_model(args.checkpoint).eval()
-    scores = {task: evaluate_task(model, task, profile.evaluation_rows(task, args.split, count=args.count))
+    count = 100 if args.count is None else args.count
+    scores = {task: evaluate_task(model, task, profile.evaluation_rows(task, args.split, count=count))
               for task in args.tasks}
     if args.json:
         print(json.dumps(scores, indent=1, default=float))
     else:
         columns = sorted({k for m in scores.values() for k, v in m.items() if isinstance(v, (int, float))})
         print(format_table(scores, columns))
+    return 0
+
+
+def _refcoco(args: argparse.Namespace) -> int:
+    from vlmkit.evaluation.refcoco_protocol import format_protocol, refcoco_protocol
+    from vlmkit.storage.checkpoint import load_model
+    from vlmkit.train.profiles import data_root
+
+    outlines = [task for task in args.tasks if task in ("segment", "locate_segment")]
+    others = sorted(set(args.tasks) - {"ground", *outlines})
+    if others or len(outlines) > 1:
+        raise ValueError(f"--refcoco scores boxes (ground) and at most one outline task (segment or locate_segment); "
+                         f"--tasks named {args.tasks}")
+    root, model = data_root(), load_model(args.checkpoint).eval()
+    table = refcoco_protocol(model, root, outlines[0] if outlines else None, limit=args.count)
+    print(format_protocol(table))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"checkpoint": str(args.checkpoint), "data_root": str(root), "splits": table},
+                                   indent=1))
+    print(f"saved to {args.out}")
+    if all("missing" in entry for entry in table):
+        raise FileNotFoundError(f"no split of the protocol found under {root} (set VLMKIT_DATA; docs/gpu.md)")
     return 0
 
 

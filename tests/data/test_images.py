@@ -45,6 +45,40 @@ def test_exif_orientation_is_applied(tmp_path):
     assert np.asarray(upright)[:10].mean() > 200 and np.asarray(upright)[-10:].mean() < 50  # the white went on top
 
 
+def _shrunk(image: Image.Image, side: int) -> np.ndarray:
+    return np.asarray(image.resize((side, side), Image.BILINEAR), float)
+
+
+def test_a_jpeg_is_decoded_only_as_large_as_its_target_size_needs(coco_sample_dir):
+    """Draft mode on the COCO sample's 640x480 photos: decoded at 320x240 for 224 px, and
+    once resized to 224 within a grey level or two of the full decode resized."""
+    drafted = 0
+    for path in sorted((coco_sample_dir / "images").glob("*.jpg")):
+        full, small = load_image(path), load_image(path, size=224)
+        if min(full.size) >= 2 * 224:
+            assert small.size == (full.width // 2, full.height // 2)
+            drafted += 1
+        else:  # half would be smaller than 224: decoded in full
+            assert small.size == full.size
+        assert small.mode == "RGB" and np.abs(_shrunk(small, 224) - _shrunk(full, 224)).mean() < 2.0
+    assert drafted == 4
+
+
+def test_a_drafted_jpeg_is_still_turned_upright_and_other_files_are_read_in_full(tmp_path):
+    stored = np.zeros((100, 200, 3), np.uint8)
+    stored[:, :50] = 255  # white on the left of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    small, full = load_image(tmp_path / "phone.jpg", size=40), load_image(tmp_path / "phone.jpg")
+    assert small.size == (50, 100) and full.size == (100, 200)  # decoded at half, then upright
+    assert np.asarray(small)[:25].mean() > 200 and np.asarray(small)[-25:].mean() < 50  # the white went on top
+    assert np.abs(_shrunk(small, 40) - _shrunk(full, 40)).mean() < 2.0
+    assert load_image(tmp_path / "phone.jpg", size=300).size == (100, 200)  # a larger target: the full decode
+    Image.fromarray(stored).save(tmp_path / "flat.png")
+    assert load_image(tmp_path / "flat.png", size=40).size == (200, 100)  # PNG has no draft mode
+
+
 def test_alpha_is_composited_on_white_and_grey_becomes_rgb():
     rgba = np.zeros((2, 2, 4), np.uint8)
     rgba[..., 0] = 255  # red, fully transparent

@@ -45,6 +45,7 @@ def test_the_full_profile_selects_the_full_recipes_not_the_tiny_ones():
         assert recipe != tiny.recipe(stage)
         assert recipe.lr * recipe.lm_lr_scale <= 1e-4 < tiny.recipe(stage).lr * tiny.recipe(stage).lm_lr_scale
         assert recipe.batch_size * recipe.grad_accum == 64 and recipe.mixed_precision == "auto"
+        assert recipe.data_workers == 4 and tiny.recipe(stage).data_workers == 0  # 2 CPU cores: built in-process
     assert full.recipe("01_captioning").vision_lr_scale == 0.0  # the projector learns first, the encoder waits
     assert full.recipe("02_grounding").attribute_pair_steps == 0  # no ShapeWorld curriculum on real data
     config = full.recipe("02_grounding", lora_rank=16, gradient_checkpointing=True).train_config()

@@ -8,12 +8,13 @@ import torch
 from accelerate.state import AcceleratorState
 
 from vlmkit.storage.checkpoint import CheckpointError, load_model
-from vlmkit.text.processor import IGNORE_INDEX
+from vlmkit.text.processor import IGNORE_INDEX, Processor
 from vlmkit.train import trainer as trainer_module
+from vlmkit.train.batches import MicroBatches, batch_loader, keep_first_answer_label
 from vlmkit.train.profiles import new_model
 from vlmkit.train.recipes import GroundRecipe
 from vlmkit.train.streams import curriculum_stream
-from vlmkit.train.trainer import TrainConfig, Trainer, keep_first_answer_label, resolve_mixed_precision
+from vlmkit.train.trainer import TrainConfig, Trainer, resolve_mixed_precision
 
 from tests.conftest import MICRO
 
@@ -49,6 +50,75 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, preci
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_the_weights_do_not_depend_on_how_many_workers_build_the_batches(tmp_path):
+    """0 or 2 worker processes, and a run resumed with another count: the same examples in the
+    same order, so bit-identical weights (grad_accum 2: micro-batches of one step too)."""
+    config = replace(CONFIG, grad_accum=2, mixed_precision="no", first_token_steps=2)
+    ends = []
+    for workers in (0, 2):
+        model, stream = _fresh()
+        trainer = Trainer(model, stream, replace(config, data_workers=workers))
+        trainer.train(until_step=2)
+        iterator = trainer._pending[0]
+        expected = "_MultiProcessingDataLoaderIter" if workers else "_SingleProcessDataLoaderIter"
+        assert type(iterator).__name__ == expected
+        trainer.train(until_step=4)
+        assert trainer._pending[0] is iterator  # continued: the same workers
+        trainer.train()
+        assert trainer._pending is None  # the run is over: no workers left behind
+        ends.append(model.state_dict())
+    model, stream = _fresh()
+    Trainer(model, stream, replace(config, data_workers=2), output_dir=tmp_path / "run").train(until_step=3)
+    restored = load_model(tmp_path / "run")
+    resumed = Trainer(restored, curriculum_stream("ground", restored.codec, single_object_examples=8), config,
+                      output_dir=tmp_path / "run")  # data_workers 0: bookkeeping, so the same run
+    resumed.resume(tmp_path / "run")
+    resumed.train()
+    ends.append(resumed.unwrapped.state_dict())
+    for end in ends[1:]:
+        assert all(torch.equal(ends[0][name], weights) for name, weights in end.items())
+    with pytest.raises(ValueError, match="data_workers is a number of processes, at least 0; got -1"):
+        Trainer(*_fresh(), replace(config, data_workers=-1)).train()
+
+
+def test_a_micro_batch_is_built_from_the_stream_indices_of_its_step_and_process():
+    model, stream = _fresh()
+    batches = MicroBatches(stream, Processor.for_model(model), batch_size=3, steps=4, grad_accum=2, processes=2,
+                           process_index=1)
+    # micro-batch 1 of step 2 = index 5; with 2 processes of 3 examples, process 1 reads 33..35
+    assert batches.index(2, 1) == 5 and len(batches) == 8
+    assert [ex.prompt for ex in batches.examples(5)] == [stream[i].prompt for i in (33, 34, 35)]
+    state = torch.get_rng_state()
+    loaded = list(batch_loader(batches, start=5))
+    assert len(loaded) == 3 and torch.equal(loaded[0]["input_ids"], batches[5]["input_ids"])
+    assert torch.equal(torch.get_rng_state(), state)  # the run's random numbers are not drawn from
+
+
+def test_the_loss_is_read_only_at_log_steps_and_a_non_finite_one_still_stops_training(monkeypatch):
+    """No host sync per micro-batch: ``.item()`` on the loss happens once per log step."""
+    model, stream = _fresh()
+    reads, item = [], torch.Tensor.item
+
+    def counted_item(tensor):
+        reads.append(sys._getframe(1).f_code.co_filename)
+        return item(tensor)
+
+    monkeypatch.setattr(torch.Tensor, "item", counted_item)
+    Trainer(model, stream, replace(CONFIG, steps=6, log_every=3, grad_accum=2)).train()  # 12 micro-batches
+    assert sum(caller == trainer_module.__file__ for caller in reads) == 2
+    model, stream = _fresh()
+    forward = model.forward
+
+    def nan_loss(**batch):
+        out = forward(**batch)
+        out.loss = out.loss * float("nan")
+        return out
+
+    model.forward = nan_loss
+    with pytest.raises(FloatingPointError, match="the loss became nan between step 0 and step 3"):
+        Trainer(model, stream, replace(CONFIG, steps=6, log_every=3)).train()
 
 
 @pytest.mark.parametrize(("steps", "evaluations", "expected"), [(10, 3, 3), (8, 4, 4), (95, 8, 8), (9, 8, 5)])

@@ -2,8 +2,8 @@
 
 ``schema`` (the row every reader returns), ``images`` (the one image loader), ``coco`` and
 ``refcoco`` (real data, both RefCOCO formats), ``sources`` (the full profile's train and
-evaluation rows, epoch-shuffled order), ``shapeworld/`` (the generated world of the tiny
-profile), ``sample_data/`` (ten real COCO photos with their licences).
+evaluation rows, the RefCOCO protocol's splits, epoch-shuffled order), ``shapeworld/`` (the
+generated world of the tiny profile), ``sample_data/`` (ten real COCO photos with their licences).
 May import: vlmkit.core.
 """
 

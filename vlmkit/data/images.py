@@ -6,6 +6,10 @@ read images here, so an image means the same thing everywhere:
 * **files** are opened with PIL and turned upright by their EXIF orientation (a phone photo
   is stored sideways; the box a model returns is in the frame a person sees). PIL's
   decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) applies, named in the error.
+  Given the ``size`` the caller will shrink it to, a JPEG is decoded at the smallest of 1/2,
+  1/4 or 1/8 scale that keeps both sides at least ``size`` (PIL's draft mode: the decoder
+  skips the detail the resize would throw away; a 640x480 COCO photo for 224 px decodes at
+  320x240), before it is turned upright.
 * **16-bit** images (PNG ``I;16``, ``uint16`` arrays) are scaled to 8 bits (``/ 257``), not
   clipped to white or wrapped modulo 256.
 * **float** images (TIFF ``F``, float arrays) are read as values in ``[0, 1]``; outside that
@@ -30,11 +34,13 @@ class ImageError(ValueError):
     """An image that cannot be read, or whose pixel values have no RGB meaning."""
 
 
-def load_image(image: str | Path | Image.Image | np.ndarray) -> Image.Image:
+def load_image(image: str | Path | Image.Image | np.ndarray, size: int | None = None) -> Image.Image:
     """``image`` (a file path, a PIL image, or an ``HxW``, ``HxWx3`` or ``HxWx4`` array) as an
-    8-bit RGB PIL image; see the module doc for what is converted and what is refused."""
+    8-bit RGB PIL image; see the module doc for what is converted and what is refused.
+    ``size``: the side the caller resizes the image to; a JPEG file is decoded no larger than
+    it needs to be for that (draft mode). The image returned is not resized to it."""
     if isinstance(image, (str, Path)):
-        return _from_file(Path(image))
+        return _from_file(Path(image), size)
     if isinstance(image, Image.Image):
         return _from_pil(image, "the PIL image")
     if isinstance(image, np.ndarray) or hasattr(image, "__array__"):
@@ -42,11 +48,13 @@ def load_image(image: str | Path | Image.Image | np.ndarray) -> Image.Image:
     raise TypeError(f"an image is a path, a PIL image or an array, not {type(image).__name__}")
 
 
-def _from_file(path: Path) -> Image.Image:
+def _from_file(path: Path, size: int | None) -> Image.Image:
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:
         with Image.open(path) as img:
+            if size:
+                img.draft("RGB", (size, size))  # JPEG only: other formats ignore it
             upright = ImageOps.exif_transpose(img)
             upright.load()
     except Image.DecompressionBombError as err:

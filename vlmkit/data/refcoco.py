@@ -51,6 +51,11 @@ HUB_COLUMNS = ("ann_id", "ref_id", "image_id", "split", "sentences", "category_i
                "image_path", "bbox")
 
 
+class MissingSplitError(ValueError):
+    """The files hold no rows of the split asked for (a split file not downloaded, or a refs
+    file without it)."""
+
+
 class UnsafePickleError(pickle.UnpicklingError):
     """The pickle asks to build an object other than plain containers and scalars."""
 
@@ -135,8 +140,8 @@ def load_refcoco(refer_root: str | Path, image_dir: str | Path, dataset: str = "
     categories = {c.get("id"): c.get("name") for c in instances["categories"]}
     chosen = [r for r in refs if r["split"] == split]
     if not chosen:
-        raise ValueError(f"split {split!r} of {refs_path} is empty "
-                         f"(splits present: {dict(Counter(r['split'] for r in refs))})")
+        raise MissingSplitError(f"split {split!r} of {refs_path} is empty "
+                                f"(splits present: {dict(Counter(r['split'] for r in refs))})")
     rows = []
     for ref in chosen:
         where = f"{refs_path}, ref_id {ref['ref_id']}"
@@ -225,17 +230,7 @@ def load_refcoco_hub(source: str | Path | list, image_dir: str | Path, split: st
     hub_split = "validation" if split == "val" else split
     local = not (isinstance(source, str) and source in HUB_DATASETS.values())
     if local:
-        paths = source if isinstance(source, list) else [source]
-        files = []
-        for p in map(Path, paths):
-            if p.is_dir():
-                files += sorted(str(f) for f in p.rglob("*.parquet"))
-            elif p.is_file():
-                files.append(str(p))
-            else:
-                raise FileNotFoundError(f"no parquet file or folder at {p}")
-        if not files:
-            raise FileNotFoundError(f"no .parquet files under {paths}")
+        files = _parquet_files(source)
         table = datasets.load_dataset("parquet", data_files={"rows": files}, split="rows")
         table = table.filter(lambda split_of_row: split_of_row in (split, hub_split), input_columns="split")
         where_file = files[0] if len(files) == 1 else f"{len(files)} parquet files under {Path(files[0]).parent}"
@@ -246,7 +241,7 @@ def load_refcoco_hub(source: str | Path | list, image_dir: str | Path, split: st
     if missing:
         raise ValueError(f"{where_file} lacks columns {missing} of the jxu124/refcoco schema")
     if len(table) == 0:
-        raise ValueError(f"{where_file} holds no rows of split {split!r}")
+        raise MissingSplitError(f"{where_file} holds no rows of split {split!r}")
     image_dir, rows = Path(image_dir), []
     for record in table:
         where = f"{where_file}, ref_id {record['ref_id']}"
@@ -271,3 +266,42 @@ def load_refcoco_hub(source: str | Path | list, image_dir: str | Path, split: st
     if check_images:
         _check_images(rows)
     return rows
+
+
+def _parquet_files(source: str | Path | list) -> list[str]:
+    """The parquet files of ``source``: a file, a folder of them (searched recursively) or a list."""
+    paths, files = source if isinstance(source, list) else [source], []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(str(f) for f in p.rglob("*.parquet"))
+        elif p.is_file():
+            files.append(str(p))
+        else:
+            raise FileNotFoundError(f"no parquet file or folder at {p}")
+    if not files:
+        raise FileNotFoundError(f"no .parquet files under {paths}")
+    return files
+
+
+def image_ids_by_split(source: str | Path) -> dict[str, set[str]]:
+    """``{split: COCO image ids}`` of a refer-format refs file (``refs(unc).p``) or a folder of
+    ``jxu124/refcoco*`` parquet files, read without building rows: what a check that no
+    training image is in a held-out split needs. Split names as the refer format has them
+    (the Hub's ``validation`` is ``val``)."""
+    source, by_split = Path(source), {}
+    if source.is_file() and source.suffix == ".p":
+        pairs = ((ref["split"], ref["image_id"]) for ref in _check_refs(safe_load_pickle(source), source))
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns = []
+        for file in _parquet_files(source):
+            try:
+                columns.append(pq.read_table(file, columns=["split", "image_id"]).to_pydict())
+            except pa.ArrowInvalid as err:
+                raise ValueError(f"{file} lacks the split or image_id column of the jxu124/refcoco schema") from err
+        pairs = ((split, image_id) for c in columns for split, image_id in zip(c["split"], c["image_id"]))
+    for split, image_id in pairs:
+        by_split.setdefault("val" if split == "validation" else split, set()).add(str(image_id))
+    return by_split

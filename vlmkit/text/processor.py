@@ -41,10 +41,11 @@ class Processor:
         return cls(model.tokenizer, model.vision.image_size, model.num_image_tokens, model.config.image_after_prompt)
 
     def pixels(self, images: Sequence) -> torch.Tensor:
-        """Images (see :func:`vlmkit.data.images.load_image`; any size) -> ``(B, 3, S, S)`` normalised floats."""
+        """Images (see :func:`vlmkit.data.images.load_image`; any size) -> ``(B, 3, S, S)`` normalised floats.
+        A JPEG file is decoded at the smallest scale that still covers ``S`` (draft mode)."""
         arrays = []
         for image in images:
-            pil = load_image(image)
+            pil = load_image(image, self.image_size)
             if pil.size != (self.image_size, self.image_size):
                 pil = pil.resize((self.image_size, self.image_size), Image.BILINEAR)
             arrays.append(np.asarray(pil, dtype=np.float32))

@@ -1,6 +1,7 @@
 """Training: the loop, the recipes, and the notebooks' stages.
 
-``trainer`` (one loop for every task, on accelerate, resumable exactly), ``bf16_rounding``
+``trainer`` (one loop for every task, on accelerate, resumable exactly), ``batches`` (its
+micro-batches, built ahead in DataLoader worker processes), ``bf16_rounding``
 (bf16's rounding on CPUs without bf16 instructions), ``recipes`` (every number a stage trains
 with), ``streams`` (ShapeWorld training streams and curricula), ``profiles`` (tiny or full:
 model, tokenizer, data and recipes), ``stages`` (a notebook's training cell: resume, train,

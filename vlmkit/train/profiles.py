@@ -149,7 +149,9 @@ class TinyProfile(Profile):
 
 
 class FullProfile(Profile):
-    """Pretrained parts from the Hub, COCO captions and RefCOCO (unc) under :func:`data_root`."""
+    """Pretrained parts from the Hub; COCO captions, and RefCOCO, RefCOCO+ and RefCOCOg to train
+    on (RefCOCO's UNC splits to evaluate on), under :func:`data_root`
+    (:func:`vlmkit.data.sources.full_rows`)."""
 
     def config(self, **overrides) -> VLMConfig:
         return full_config(**overrides)
@@ -164,7 +166,7 @@ class FullProfile(Profile):
 
     def training_stream(self, task: str, codec: Codec, recipe: Recipe | None = None, seed: int = 0,
                         single_object_examples: int | None = None, scenes: int | None = None) -> Stream:
-        """The real train split, every row once per epoch in a reshuffled order. Real data has
+        """The real train splits, every row once per epoch in a reshuffled order. Real data has
         no ShapeWorld curriculum and is finite already: the recipe's curriculum fields and
         ``scenes`` do not apply."""
         return RowStream(epoch_shuffled(full_rows(data_root(), task, "train"), seed), task, codec, ENDLESS,

@@ -23,8 +23,10 @@ recipes are starting points for a GPU, not yet measured by a training run (their
 ``scripts/full_profile_cost.py``, ``docs/gpu.md``). They follow nanoVLM: the new projector at
 a high learning rate, the pretrained parts at 1/100 of it (nanoVLM: 5e-3 and 5e-5), the
 vision encoder frozen while the projector first learns to speak to the LM (captioning);
-micro-batches of 16 accumulated to 64; mixed precision chosen by the GPU; no ShapeWorld
-curriculum (real data has none). LoRA is one field away (``lora_rank=16``).
+micro-batches of 16 accumulated to 64, built ahead by 4 worker processes (the tiny recipes build
+them in the training process: on 2 cores a worker competes with the step for a core); mixed
+precision chosen by the GPU; no ShapeWorld curriculum (real data has none). LoRA is one field
+away (``lora_rank=16``).
 In CI's smoke mode (``VLMKIT_SMOKE=1``) each recipe shrinks to :attr:`Recipe.smoke_sizes`.
 """
 
@@ -180,7 +182,9 @@ class CombinedRecipe(Recipe):
 
 
 # the full recipes' shared settings (see the module doc)
-FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, vision_lr_scale=0.01, warmup_steps=500)
+# (data_workers: processes that build batches ahead of a GPU; how many it needs: docs/gpu.md, data pipeline)
+FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, vision_lr_scale=0.01, warmup_steps=500,
+                   data_workers=4)
 
 STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined")
 

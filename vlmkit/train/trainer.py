@@ -5,7 +5,10 @@ bf16 instructions; on one without, fp32 rounded as bf16 autocast rounds: ``vlmki
 accumulates gradients, and under ``accelerate launch`` spreads the
 work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.text.tasks.Stream`:
 step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly
-the examples the uninterrupted run would have seen (no sampler state to save).
+the examples the uninterrupted run would have seen (no sampler state to save), whichever
+number of worker processes builds its batches (:mod:`vlmkit.train.batches`). The loss stays
+on the device between log steps: the training process does not wait for the GPU after
+every micro-batch.
 """
 
 from __future__ import annotations
@@ -29,16 +32,10 @@ from vlmkit.model.config import LORA_ALPHA, LORA_TARGETS
 from vlmkit.model.lora import add_lora
 from vlmkit.storage.checkpoint import (CheckpointError, check_replaceable, load_checkpoint, load_training_state,
                                        rng_state, save_checkpoint, set_rng_state)
-from vlmkit.text.processor import IGNORE_INDEX, Processor
+from vlmkit.text.processor import Processor
 from vlmkit.text.tasks import Stream
+from vlmkit.train.batches import MicroBatches, batch_loader
 from vlmkit.train.bf16_rounding import BF16Rounding
-
-
-def keep_first_answer_label(labels: torch.Tensor) -> torch.Tensor:
-    """``labels`` with every answer token but the first ignored."""
-    answer = labels != IGNORE_INDEX
-    first = answer & (answer.cumsum(dim=1) == 1)
-    return torch.where(first, labels, torch.full_like(labels, IGNORE_INDEX))
 
 
 @dataclass(frozen=True)
@@ -76,11 +73,16 @@ class TrainConfig:
     lora_rank: int = 0
     lora_alpha: float = LORA_ALPHA
     lora_targets: str = LORA_TARGETS
+    # processes that build micro-batches ahead of the step (vlmkit.train.batches): 0 builds them
+    # in the training process (the tiny recipes: on 2 CPU cores a worker competes with the step);
+    # a GPU wants a few
+    data_workers: int = 0
 
 
-# Fields that change how or when the run saves, logs and evaluates, but not the weights it
-# reaches: a resumed run may change these. Any other difference makes a different run.
-BOOKKEEPING_FIELDS = ("eval_every", "save_every", "log_every", "progress")
+# Fields that change how or when the run saves, logs and evaluates, or where its batches are
+# built, but not the weights it reaches: a resumed run may change these. Any other difference
+# makes a different run.
+BOOKKEEPING_FIELDS = ("eval_every", "save_every", "log_every", "progress", "data_workers")
 
 
 def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
@@ -199,18 +201,31 @@ class Trainer:
         # counts optimizer steps, which every process takes together.
         self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.batches = MicroBatches(stream, self.processor, config.batch_size, config.steps, config.grad_accum,
+                                    self.accelerator.num_processes, self.accelerator.process_index, config.objective,
+                                    config.first_token_steps)
         self.step, self.history, self.train_seconds = 0, [], 0.0
         self.saved = (None, -1)  # (directory, step) of the last save
+        self._pending = None  # (iterator over micro-batches, the index it yields next), kept between train() calls
 
     @property
     def unwrapped(self) -> MiniVLM:
         return self.accelerator.unwrap_model(self.model)
 
-    def examples_for(self, step: int, micro: int) -> list:
-        """The examples of micro-batch ``micro`` of ``step`` on this process (fixed indices)."""
-        c, acc = self.config, self.accelerator
-        start = ((step * c.grad_accum + micro) * acc.num_processes + acc.process_index) * c.batch_size
-        return [self.stream[i % len(self.stream)] for i in range(start, start + c.batch_size)]
+    def next_batch(self, index: int) -> dict[str, torch.Tensor]:
+        """Micro-batch ``index`` (:class:`vlmkit.train.batches.MicroBatches`), on the device. The
+        iterator (and its worker processes) lives on across :meth:`train` calls that continue
+        one another; a run moved to another step (:meth:`resume`), or an iterator that failed,
+        gets a new one from ``index`` on."""
+        if self._pending is None or self._pending[1] != index:
+            loader = batch_loader(self.batches, index, self.config.data_workers,
+                                  pin_memory=self.accelerator.device.type == "cuda")
+            self._pending = (iter(loader), index)
+        iterator = self._pending[0]
+        self._pending = None  # until the batch arrives: a failed fetch leaves no iterator to trust
+        batch = next(iterator)
+        self._pending = (iterator, index + 1)
+        return {k: v.to(self.accelerator.device, non_blocking=True) for k, v in batch.items()}
 
     def differences(self, state: dict) -> dict[str, tuple]:
         """``{name: (saved, now)}`` where this run differs from the saved run of training
@@ -300,18 +315,13 @@ class Trainer:
         end = min(until_step or c.steps, c.steps)
         self.model.train()
         bar = tqdm(total=end, initial=self.step, desc="training", disable=not c.progress or end <= self.step)
-        running = []
+        # the micro-batch losses since the last log, summed on the device: read (a wait for
+        # the GPU) only at log, evaluation and save steps
+        total, count, since = torch.zeros((), device=self.accelerator.device), 0, self.step
         while self.step < end:
             step_start = time.perf_counter()
             for micro in range(c.grad_accum):
-                examples = self.examples_for(self.step, micro)
-                if c.objective == "box":
-                    batch = self.processor.box_batch(examples)
-                else:
-                    batch = self.processor.training_batch(examples)
-                    if self.step < c.first_token_steps:
-                        batch["labels"] = keep_first_answer_label(batch["labels"])
-                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+                batch = self.next_batch(self.batches.index(self.step, micro))
                 with self.accelerator.accumulate(self.model):
                     with self.rounding():  # rounds the backward too (vlmkit.train.bf16_rounding)
                         loss = self.model(**batch).loss
@@ -322,28 +332,39 @@ class Trainer:
                     if self.accelerator.sync_gradients:
                         self.scheduler.step()
                     self.optimizer.zero_grad()
-                running.append(loss.item())
+                total += loss.detach().float()
+                count += 1
             self.step += 1
             self.train_seconds += time.perf_counter() - step_start
-            if not math.isfinite(running[-1]):
-                raise FloatingPointError(f"loss became {running[-1]} at step {self.step}; lower the learning rate")
-            if self.step % c.log_every == 0 or self.step == end:
-                loss = self.accelerator.reduce(torch.tensor(sum(running) / len(running)), reduction="mean").item()
-                self.history.append({"step": self.step, "loss": loss,
-                                     "lr": self.scheduler.get_last_lr()[0],
+            log_now = self.step % c.log_every == 0 or self.step == end
+            evaluate_now = self.step == c.steps or (c.eval_every and self.step % c.eval_every == 0)
+            save_now = c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end
+            if log_now or evaluate_now or save_now:
+                mean = self.mean_loss(total / count, since)  # checked finite before anything is saved
+            if log_now:
+                self.history.append({"step": self.step, "loss": mean, "lr": self.scheduler.get_last_lr()[0],
                                      "train_seconds": self.train_seconds})
-                bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}")
-                running = []
+                bar.set_postfix(loss=f"{mean:.3f}")
+                total, count, since = torch.zeros_like(total), 0, self.step
             bar.update(1)
             # periodic work depends on the step alone, so a resumed run does exactly what an
-            # uninterrupted one does; the last step is evaluated once, below
-            if c.eval_every and self.step % c.eval_every == 0 and self.step < c.steps:
+            # uninterrupted one does; the last step is evaluated once
+            if evaluate_now:
                 self.run_evaluation()
-            if c.save_every and self.step % c.save_every == 0 and self.output_dir and self.step < end:
+            if save_now:
                 self.save()
-            if self.step == c.steps:
-                self.run_evaluation()
         bar.close()
+        if self.step == c.steps:
+            self._pending = None  # the run is over: its workers may go
         if self.output_dir:
             self.save()
         return self.history
+
+    def mean_loss(self, mean: torch.Tensor, since: int) -> float:
+        """The mean training loss of the steps after ``since``, over every process; a loss
+        that is not finite ends training."""
+        value = self.accelerator.reduce(mean, reduction="mean").item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the loss became {value} between step {since} and step {self.step}; lower "
+                                     f"the learning rate")
+        return value
