@@ -7,6 +7,10 @@
   (the model's embeddings are resized to match in :class:`vlmkit.model.MiniVLM`).
 * full with ``random_init``: :func:`standin_tokenizer`, a byte-level BPE with SmolLM2's
   vocabulary size and special tokens, built offline (the real one is a Hub download).
+
+The codec's tokens absorb the whitespace before them (``lstrip``): a byte-level BPE would
+otherwise spend a ``Ġ`` (space) token between two location tokens, which training then
+teaches and constrained decoding forbids (``docs/gpu.md#the-real-tokenizer``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 import re
 from typing import Iterable
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from vlmkit.text.codecs import FORMATS, Codec
@@ -92,7 +96,7 @@ def standin_tokenizer(codec: Codec, texts: Iterable[str], vocab_size: int = 4915
 
 
 def _with_vlmkit_tokens(tok: PreTrainedTokenizerFast, codec: Codec) -> PreTrainedTokenizerFast:
-    tok.add_tokens(codec.special_tokens())
+    tok.add_tokens([AddedToken(token, lstrip=True) for token in codec.special_tokens()])
     tok.add_tokens([IMAGE], special_tokens=True)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
