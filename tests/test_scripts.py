@@ -239,3 +239,21 @@ def test_the_step_profile_splits_a_mixture_step_into_drawing_batch_and_model(mon
     assert "50 scenes reused" in out
     for part in profile_script.PARTS:
         assert part in out
+
+
+def test_the_cost_report_sets_the_real_lm_beside_the_random_one(tmp_path, monkeypatch, capsys):
+    """One column per model; a GGUF path that is not there is named before any model is built."""
+    cost = _script("full_profile_cost")
+    described = {name: {"counts": {"vision": 1, "projector": 2, "language": 3, "total": 6}, "lengths": lengths,
+                        "flops": 150.4e9, "flops_tokens": 61, "lm_loss": loss}
+                 for name, lengths, loss in (("random LM", [65, 71], 11.01), ("real LM (GGUF)", [61, 63], 4.45))}
+    cost.print_columns(described)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("|")[1:] == [f"{'random LM':>19} ", f"{'real LM (GGUF)':>19}"]
+    assert next(line for line in lines if "mean / max tokens" in line).split("|")[1:] == \
+        [f"{'68 / 71':>19} ", f"{'62 / 63':>19}"]
+    assert "11.01 nats/token" in lines[-1] and "4.45 nats/token" in lines[-1]
+    monkeypatch.setattr("sys.argv", ["cost", "--lm-gguf", str(tmp_path / "nowhere.gguf"), "--batches"])
+    monkeypatch.setattr(cost, "build", lambda *a: pytest.fail("built a model before checking the GGUF path"))
+    with pytest.raises(FileNotFoundError, match="nowhere.gguf': no such file"):
+        cost.main()

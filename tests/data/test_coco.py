@@ -100,3 +100,14 @@ def test_a_bad_annotation_is_named_with_its_file(coco_sample_dir, tmp_path):
     (tmp_path / "broken.json").write_text("{ not json")
     with pytest.raises(RecordError, match="broken.json is not a COCO instances file"):
         CocoInstances(tmp_path / "broken.json", coco_sample_dir / "images")
+
+
+def test_category_sentences_name_each_photos_categories_largest_first(coco_sample_dir):
+    """The sample ships no captions: one sentence per photo names what its annotations hold."""
+    coco = CocoInstances.from_folder(coco_sample_dir)
+    sentences = coco.category_sentences()
+    assert len(sentences) == len(coco.coco.getImgIds()) == 10
+    assert "A photo of an elephant." in sentences and "A photo of a person, an oven and a pizza." in sentences
+    for image_id, sentence in zip(sorted(coco.coco.getImgIds()), sentences):
+        largest = max(coco.objects(image_id), key=lambda o: (o.box[2] - o.box[0]) * (o.box[3] - o.box[1]))
+        assert sentence.startswith(f"A photo of {'an' if largest.category[0] in 'aeiou' else 'a'} {largest.category}")

@@ -1,6 +1,7 @@
 """The probes' logic (their numbers come from real models; see docs/experiments/README.md)."""
 
 import numpy as np
+import pytest
 import torch
 from shapely.geometry import box as rectangle
 
@@ -79,3 +80,19 @@ def test_accuracy_by_named_attributes_scores_attribute_expressions_alone():
     result = Scored({}, examples, [""] * len(examples), ious=np.array([iou for _, _, iou in queries]))
     assert probes.accuracy_by_named_attributes(result) == {"colour": {"queries": 2, "acc@0.5": 0.5},
                                                               "shape": {"queries": 1, "acc@0.5": 1.0}}
+
+
+def test_the_language_probe_is_the_token_weighted_next_token_loss(micro_model):
+    """Each text after bos, scored on every token after it; texts weigh by their token count."""
+    lm, tok = micro_model.lm.eval(), micro_model.tokenizer
+    texts = ["the red circle", "the blue square on the left"]
+    by_hand = []
+    for text in texts:
+        ids = torch.tensor([tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]])
+        with torch.no_grad():
+            logits = lm(input_ids=ids[None]).logits[0, :-1]
+        by_hand.append(torch.nn.functional.cross_entropy(logits, ids[1:], reduction="none"))
+    expected = torch.cat(by_hand).mean().item()
+    assert probes.language_model_loss(lm, tok, texts) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="at least one text"):
+        probes.language_model_loss(lm, tok, [])

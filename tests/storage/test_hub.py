@@ -47,7 +47,7 @@ def test_the_model_card_lists_the_metrics_it_was_given(model):
     assert card_metrics(model_card(model)) == {} and "Not evaluated." in model_card(model)
 
 
-def test_a_random_init_card_says_so_and_claims_no_base_model():
+def test_a_random_init_card_names_the_random_parts_and_claims_only_pretrained_ones():
     from vlmkit.model.config import full_config
 
     class Stub:  # the card reads only config, parameter counts and image tokens
@@ -61,6 +61,14 @@ def test_a_random_init_card_says_so_and_claims_no_base_model():
     card = model_card(Stub())
     assert "**Random weights.**" in card and "base_model" not in card
     assert "base_model" in model_card(type("Real", (Stub,), {"config": full_config()})())
+    # a language model read from a GGUF file is pretrained: only the vision encoder is random
+    gguf = full_config(random_init=True, lm_gguf="/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+                       lm_pretrained="HuggingFaceTB/SmolLM2-135M-Instruct")
+    card = model_card(type("Gguf", (Stub,), {"config": gguf})())
+    random_note = next(line for line in card.splitlines() if line.startswith("**Random weights.**"))
+    assert "google/siglip-base-patch16-224" in random_note and "SmolLM2" not in random_note
+    assert "base_model:\n- HuggingFaceTB/SmolLM2-135M-Instruct\nlibrary_name" in card
+    assert "from the GGUF file `SmolLM2-135M-Instruct.Q4_1.gguf`" in card and "dequantised to fp32" in card
 
 
 def _cache_snapshot(cache: Path, repo_id: str, folder: Path, commit: str = "a" * 40) -> None:

@@ -158,6 +158,20 @@ class CocoInstances:
             rle=rle,
         )
 
+    def category_sentences(self) -> list[str]:
+        """One caption-like sentence per image naming the categories annotated in it, that of the
+        largest object first ("A photo of a person, a kite and a cup."): text about the photos
+        where the data ships no captions (the packaged sample)."""
+        sentences = []
+        for image_id in sorted(self.coco.getImgIds()):
+            objects = sorted(self.objects(image_id), key=lambda o: -_area(o.box))
+            categories = dict.fromkeys(o.category for o in objects)  # in order, once each
+            names = [f"{'an' if name[0] in 'aeiou' else 'a'} {name}" for name in categories]
+            if names:
+                listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+                sentences.append(f"A photo of {listed}.")
+        return sentences
+
     def referring_rows(self, split: str = "val", min_area_fraction: float = 0.01) -> list[dict]:
         """Unified rows with expressions generated from the annotations themselves.
 

@@ -7,6 +7,8 @@ command lines; ``docs/experiments/README.md`` has what they measured).
 * Binding probe: can the language model look up, in the image, the object the words name?
   Two-object colour scenes, and how often x1 lands on the named object.
 * Grounding diagnosis: accuracy of attribute expressions by the attributes they name.
+* Language probe: does the language model know the language? Its loss on plain text (a
+  pretrained LM scores far below a random one, which scores about ln(vocabulary size)).
 """
 
 from __future__ import annotations
@@ -183,3 +185,20 @@ def accuracy_by_named_attributes(result: Scored) -> dict[str, dict]:
         if example.kind == "attribute":
             hits[named_attributes(example.expression)].append(iou >= 0.5)
     return {names: {"queries": len(h), "acc@0.5": float(np.mean(h))} for names, h in sorted(hits.items())}
+
+
+# ---- language probe ------------------------------------------------------------------------
+@torch.no_grad()
+def language_model_loss(lm, tokenizer, texts: list[str]) -> float:
+    """Mean next-token cross-entropy (nats a token) of the causal LM ``lm`` on ``texts``, each
+    read after the tokenizer's bos, as the LM alone reads text (no image)."""
+    if not texts:
+        raise ValueError("language_model_loss needs at least one text")
+    device = next(lm.parameters()).device
+    total, count = 0.0, 0
+    for text in texts:
+        ids = torch.tensor([[tokenizer.bos_token_id, *tokenizer(text, add_special_tokens=False)["input_ids"]]],
+                           device=device)
+        total += lm(input_ids=ids, labels=ids).loss.item() * (ids.shape[1] - 1)
+        count += ids.shape[1] - 1
+    return total / count

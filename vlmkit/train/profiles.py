@@ -4,7 +4,8 @@
   word-level tokenizer built on the spot. Runs anywhere in minutes.
 * ``full``: GPU and internet. A pretrained SigLIP ViT-B/16 and SmolLM2-135M from the
   Hugging Face Hub, RefCOCO/COCO data you downloaded (``docs/gpu.md``). ``random_init=True``
-  builds the same architectures offline with random weights (for cost and code checks).
+  builds the same architectures offline with random weights (for cost and code checks);
+  ``lm_gguf=path`` reads the language model and its tokenizer from a local GGUF file.
 
 A :class:`Profile` holds everything that differs between the two: the model config and
 tokenizer, the training streams and evaluation rows, the codec, the recipes. Code that
@@ -27,7 +28,8 @@ from vlmkit.model import MiniVLM, VLMConfig
 from vlmkit.model.config import full_config, tiny_config
 from vlmkit.text.codecs import Codec
 from vlmkit.text.tasks import OBJECT_TASKS, PROMPTS, MixtureStream, RowStream, Stream
-from vlmkit.text.tokenizer import build_word_tokenizer, load_pretrained_tokenizer, standin_tokenizer
+from vlmkit.text.tokenizer import (build_word_tokenizer, load_gguf_tokenizer, load_pretrained_tokenizer,
+                                   standin_tokenizer)
 from vlmkit.train.recipes import Recipe, recipe_for
 from vlmkit.train.streams import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
 
@@ -158,6 +160,11 @@ class FullProfile(Profile):
 
     def tokenizer(self, config: VLMConfig):
         codec = Codec(config.codec_format, config.codec_bins)
+        if config.lm_gguf:
+            vision = f"; {config.vit_pretrained} built with RANDOM weights" if config.random_init else ""
+            print(f"lm_gguf: the language model ({config.lm_pretrained or 'unnamed'}) and its tokenizer from "
+                  f"{config.lm_gguf}, dequantised to fp32{vision}")
+            return load_gguf_tokenizer(config.lm_gguf, codec)
         if config.random_init:
             print(f"random_init: {config.vit_pretrained} and {config.lm_pretrained} built offline with RANDOM weights "
                   f"and a stand-in tokenizer (cost and code-path checks only; nothing pretrained)")
