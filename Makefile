@@ -26,10 +26,10 @@ test: $(STAMP) $(FIXTURE_STAMP)
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
-	@echo ">> installing vlmkit[dev] into $(VENV) (constraints: $(CONSTRAINTS))"
+	@echo ">> installing vlmkit[dev,app] into $(VENV) (constraints: $(CONSTRAINTS))"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,app]"
 	@touch $@
 
 $(FIXTURE_STAMP): $(STAMP) Makefile

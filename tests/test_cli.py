@@ -105,3 +105,67 @@ def test_eval_refcoco_without_any_split_or_with_other_tasks_ends_with_status_two
     assert code == 2 and "no split of the protocol found under" in err and out.count(": missing: ") == 8
     code, _, err = _run(["eval", str(path), "--refcoco", "--tasks", "ground", "caption"], capsys)
     assert code == 2 and "--refcoco scores boxes (ground) and at most one outline task" in err
+
+
+# ---- data of your own ----------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["export", "convert", "check", "app", "convert coco", "convert refcoco",
+                                     "convert refcoco-hub", "convert refcoco-parquet", "convert shapeworld"])
+def test_help_of_the_data_commands_exits_zero(command, capsys):
+    code, out, _ = _run([*command.split(), "--help"], capsys)
+    assert code == 0 and out.startswith(f"usage: vlmkit {command}")
+
+
+def test_check_summarises_a_file_and_names_a_bad_line(coco_sample_dir, tmp_path, capsys):
+    code, out, _ = _run(["check", str(coco_sample_dir / "your_data.jsonl")], capsys)
+    assert code == 0 and "your_data.jsonl: 42 records -> 42 rows on 10 images" in out
+    text = (coco_sample_dir / "your_data.jsonl").read_text().replace('"image": "', f'"image": "{coco_sample_dir}/')
+    bad = tmp_path / "bad.jsonl"  # elsewhere, so with absolute image paths, and a first line with 5 box numbers
+    bad.write_text(text.splitlines()[0].replace('"box": [', '"box": [900, ') + "\n" + text)
+    code, _, err = _run(["check", str(bad)], capsys)
+    assert code == 2 and err.count("\n") == 1 and f"{bad}, line 1, field 'box': a box is four numbers" in err
+    code, out, _ = _run(["check", str(bad), "--skip-bad"], capsys)
+    assert code == 0 and "skipped 1 bad line(s): 1" in out and "42 rows" in out
+
+
+def test_convert_train_and_eval_on_a_file_of_your_own(micro_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("VLMKIT_SMOKE", "1")
+    mine = tmp_path / "mine.jsonl"
+    code, out, _ = _run(["convert", "shapeworld", str(mine), "--scenes", "train=3", "val=2", "--world",
+                         'shapes=["circle", "diamond", "hexagon"]', "--seed", "1"], capsys)
+    assert code == 0 and f"to {mine}, 5 images saved beside it" in out
+    assert any("diamond" in line or "hexagon" in line for line in mine.read_text().splitlines())
+    start = save_checkpoint(micro_model, tmp_path / "start")
+    code, out, _ = _run(["train", "05_your_data", "--data", str(mine), "--from", str(start), "--set", "steps=2",
+                         "batch_size=4", "eval_size=2", "--checkpoint-dir", str(tmp_path / "ck")], capsys)
+    assert code == 0 and "mine.jsonl: " in out and '"ground/acc@0.5"' in out and '"locate_segment/miou"' in out
+    code, out, _ = _run(["eval", str(tmp_path / "ck" / "05_your_data"), "--data", str(mine), "--tasks", "ground",
+                         "locate_segment", "caption", "--json"], capsys)
+    scores = json.loads(out)
+    assert code == 0 and scores["ground"]["n"] == sum(1 for line in mine.read_text().splitlines()
+                                                      if '"val"' in line and '"expressions"' in line)
+    assert {"acc@0.5", "acc@0.75", "mean_iou"} <= set(scores["ground"]) and "cider" in scores["caption"]
+    code, _, err = _run(["eval", str(start), "--data", str(mine), "--split", "test"], capsys)
+    assert code == 2 and "has no rows of split 'test' (splits: {'train'" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "05_your_data", "--set", "steps=1"], "05_your_data fine-tunes on data of your own"),
+    (["convert", "shapeworld", "{tmp}/x.jsonl", "--scenes", "train=0"], "--scenes takes SPLIT=COUNT"),
+    (["convert", "shapeworld", "{tmp}/x.jsonl", "--world", "colour=red"], "SceneConfig has no field ['colour']"),
+    (["convert", "coco", "{tmp}/none.json", "{tmp}", "{tmp}/x.jsonl"], "COCO annotation file not found"),
+])
+def test_your_data_commands_end_bad_input_with_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path / "ck"))
+    code, _, err = _run([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_app_without_its_extra_says_how_to_install_it(checkpoint_and_image, capsys, monkeypatch):
+    import vlmkit.app
+
+    def no_gradio():
+        raise ImportError("vlmkit app needs gradio: pip install 'vlmkit[app]' (No module named 'gradio')")
+
+    monkeypatch.setattr(vlmkit.app, "_gradio", no_gradio)
+    code, _, err = _run(["app", str(checkpoint_and_image[0])], capsys)
+    assert code == 2 and "pip install 'vlmkit[app]'" in err

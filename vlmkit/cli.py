@@ -1,12 +1,17 @@
 """The ``vlmkit`` command: the notebooks' main calls, from a shell.
 
-    vlmkit demo                                   run the four notebooks (what ``make demo`` does)
+    vlmkit demo                                   run the notebook series (what ``make demo`` does)
     vlmkit train STAGE [--set key=value ...]      train one stage with its recipe
     vlmkit ground CHECKPOINT IMAGE "expression"   a box for the object the expression names
     vlmkit segment CHECKPOINT IMAGE "expression"  its outline
     vlmkit eval CHECKPOINT                        held-out scores of a checkpoint
     vlmkit eval CHECKPOINT --refcoco              the papers' RefCOCO/RefCOCO+/RefCOCOg table
     vlmkit export CHECKPOINT OUT_DIR              ONNX graphs that onnxruntime answers with
+    vlmkit convert FORMAT ... OUT.jsonl           COCO, RefCOCO or ShapeWorld to vlmkit's JSON Lines
+    vlmkit check FILE.jsonl                       read a data file of your own and say what is in it
+    vlmkit app CHECKPOINT                         a web page to ask the model about your images
+
+``train`` and ``eval`` take ``--data FILE.jsonl``: rows of your own (docs/data.md).
 
 ``vlmkit COMMAND --help`` says more. Bad input (a missing file, an unknown word, a recipe
 field that does not exist) ends with a one-line error and exit status 2; a model answer
@@ -90,7 +95,84 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", metavar="CHECKPOINT",
                         help="a saved vlmkit checkpoint folder, or a Hugging Face Hub id (owner/name)")
     export.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    _add_your_data(commands, train, evaluate)
     return parser
+
+
+def _add_your_data(commands, train: argparse.ArgumentParser, evaluate: argparse.ArgumentParser) -> None:
+    """Data of your own (docs/data.md): ``--data`` for train and eval, ``convert``, ``check``, ``app``."""
+    train.add_argument("--data", type=Path, default=None, metavar="FILE.jsonl",
+                       help="train on the 'train' rows of this file (vlmkit's JSON Lines, docs/data.md) instead of "
+                            "the profile's data, scored on its 'val' rows")
+    evaluate.add_argument("--data", type=Path, default=None, metavar="FILE.jsonl",
+                          help="score on the rows of --split of this file (docs/data.md) instead of the profile's "
+                               "held-out rows (--count does not apply)")
+    for command in (train, evaluate):
+        command.add_argument("--skip-bad", action="store_true",
+                             help="with --data: skip bad lines of the file, listing them, instead of stopping")
+    _add_convert(commands)
+    _add_check_and_app(commands)
+
+
+def _add_convert(commands) -> None:
+    convert = commands.add_parser("convert", help="COCO, RefCOCO or ShapeWorld to vlmkit's JSON Lines",
+                                  description="Write a dataset as vlmkit's JSON Lines (docs/data.md), to check, train "
+                                              "and score it as data of your own. Prints what it wrote and left out.")
+    formats = convert.add_subparsers(dest="source", required=True, metavar="FORMAT")
+    coco = formats.add_parser("coco", help="COCO instances, with your expressions or category names",
+                              description="COCO instances JSON + its image folder. With --expressions only the "
+                                          "annotations it names, with its phrases; without, every object, named by "
+                                          "its category (with its position or size where the category repeats).")
+    coco.add_argument("annotations", type=Path, metavar="INSTANCES.json")
+    coco.add_argument("images", type=Path, metavar="IMAGE_DIR")
+    coco.add_argument("out", type=Path, metavar="OUT.jsonl")
+    coco.add_argument("--expressions", type=Path, default=None, metavar="PHRASES.json",
+                      help='{"<annotation id>": ["phrase", ...], ...}')
+    coco.add_argument("--captions", type=Path, default=None, metavar="CAPTIONS.json",
+                      help="COCO-format captions (captions_*.json) to add as caption lines")
+    refer = formats.add_parser("refcoco", help="RefCOCO/+/g in the refer format (refs(...).p + instances.json)")
+    refer.add_argument("refer_root", type=Path, metavar="REFER_ROOT")
+    refer.add_argument("images", type=Path, metavar="IMAGE_DIR", help="COCO train2014 images")
+    refer.add_argument("out", type=Path, metavar="OUT.jsonl")
+    refer.add_argument("--split-by", default="unc", help="default: unc")
+    hub = formats.add_parser("refcoco-hub", help="RefCOCO/+/g in the jxu124/refcoco schema (local parquet files)")
+    hub.add_argument("hub_source", metavar="SOURCE", help="a parquet file or a folder of them")
+    hub.add_argument("images", type=Path, metavar="IMAGE_DIR", help="COCO train2014 images")
+    hub.add_argument("out", type=Path, metavar="OUT.jsonl")
+    parquet = formats.add_parser("refcoco-parquet", help="RefCOCO/+/g in the lmms-lab schema (images embedded)")
+    parquet.add_argument("files", type=Path, nargs="+", metavar="FILE.parquet")
+    parquet.add_argument("out", type=Path, metavar="OUT.jsonl")
+    for command in (refer, hub, parquet):
+        command.add_argument("--dataset", choices=("refcoco", "refcoco+", "refcocog"), default="refcoco")
+    for command in (coco, refer, hub, parquet):
+        command.add_argument("--split", default="val" if command is parquet else "train",
+                             help=f"default: {'val' if command is parquet else 'train'}")
+    shapes = formats.add_parser("shapeworld", help="generated ShapeWorld scenes, saved as PNG beside the file")
+    shapes.add_argument("out", type=Path, metavar="OUT.jsonl")
+    shapes.add_argument("--scenes", nargs="+", default=["train=200", "val=50"], metavar="SPLIT=COUNT",
+                        help="scenes per split (default: train=200 val=50)")
+    shapes.add_argument("--seed", type=int, default=0)
+    shapes.add_argument("--world", nargs="*", default=[], metavar="KEY=VALUE",
+                        help='scene settings (vlmkit.data.shapeworld.SceneConfig), e.g. image_size=128 '
+                             'shapes=\'["circle", "diamond"]\'')
+
+
+def _add_check_and_app(commands) -> None:
+    check = commands.add_parser("check", help="read a JSON Lines file of your own and summarise it",
+                                description="Read FILE.jsonl as training and evaluation read it (every image "
+                                            "through the one image loader) and print what it holds; a bad line "
+                                            "stops it with the file, line and field, unless --skip-bad.")
+    check.add_argument("file", type=Path, metavar="FILE.jsonl")
+    check.add_argument("--skip-bad", action="store_true", help="skip bad lines, listing them, instead of stopping")
+
+    app = commands.add_parser("app", help="a web page to ask a checkpoint about images (needs vlmkit[app])",
+                              description="Serve a page where anyone can upload an image or pick an example, type "
+                                          "an expression, and see the answer drawn, the answer as text and where "
+                                          "the model looked. Needs gradio: pip install 'vlmkit[app]'.")
+    app.add_argument("checkpoint", metavar="CHECKPOINT",
+                     help="a saved vlmkit checkpoint folder, or a Hugging Face Hub id (owner/name)")
+    app.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
+    app.add_argument("--port", type=int, default=7860, help="default: 7860")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,7 +212,7 @@ def _train(args: argparse.Namespace) -> int:
     recipe = profile.recipe(args.stage, **parse_assignments(args.assignments))
     print(recipe)
     start = load_model(args.start) if args.start else None
-    results = train_stage(args.stage, profile, recipe, start=start)
+    results = train_stage(args.stage, profile, recipe, start=start, **_training_data(args))
     print(json.dumps(results["metrics"], indent=1, default=float))
     print(f"saved to {stage_dir(args.stage)}")
     return 0
@@ -175,8 +257,9 @@ def _answer(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        return _eval_data(args)
     from vlmkit.evaluation.evaluate import evaluate_task
-    from vlmkit.evaluation.metrics import format_table
     from vlmkit.storage.checkpoint import load_model
     from vlmkit.train.profiles import load_profile
 
@@ -187,7 +270,13 @@ def _eval(args: argparse.Namespace) -> int:
     count = 100 if args.count is None else args.count
     scores = {task: evaluate_task(model, task, profile.evaluation_rows(task, args.split, count=count))
               for task in args.tasks}
-    if args.json:
+    return _print_scores(scores, args.json)
+
+
+def _print_scores(scores: dict[str, dict], as_json: bool) -> int:
+    from vlmkit.evaluation.metrics import format_table
+
+    if as_json:
         print(json.dumps(scores, indent=1, default=float))
     else:
         columns = sorted({k for m in scores.values() for k, v in m.items() if isinstance(v, (int, float))})
@@ -226,4 +315,92 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": _demo, "train": _train, "ground": _answer, "segment": _answer, "eval": _eval, "export": _export}
+def _training_data(args: argparse.Namespace) -> dict:
+    """``train_stage``'s keywords for ``--data``: the file's 'train' rows, scored on its 'val' rows."""
+    if args.data is None:
+        return {}
+    from vlmkit.data.jsonl import read_jsonl
+
+    data = read_jsonl(args.data, skip_bad=args.skip_bad)
+    print(data.summary())
+    return {"data": data.split("train"), "held_out": data.split("val") if "val" in data.splits() else []}
+
+
+def _eval_data(args: argparse.Namespace) -> int:
+    from vlmkit.data.jsonl import read_jsonl
+    from vlmkit.evaluation.evaluate import evaluate_tasks
+    from vlmkit.storage.checkpoint import load_model
+
+    rows = read_jsonl(args.data, skip_bad=args.skip_bad).split(args.split)
+    model = load_model(args.checkpoint).eval()
+    return _print_scores(evaluate_tasks(model, rows, args.tasks), args.json)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from vlmkit.data import convert
+
+    if args.source == "coco":
+        written = convert.from_coco(args.annotations, args.images, args.out, args.expressions, args.captions,
+                                    args.split)
+    elif args.source == "refcoco":
+        written = convert.from_refcoco(args.out, args.refer_root, args.images, args.dataset, args.split_by,
+                                       args.split)
+    elif args.source == "refcoco-hub":
+        written = convert.from_refcoco_hub(args.out, args.hub_source, args.images, args.split, args.dataset)
+    elif args.source == "refcoco-parquet":
+        written = convert.from_refcoco_parquet(args.out, list(args.files), args.split, args.dataset)
+    else:
+        written = convert.from_shapeworld(args.out, _scene_counts(args.scenes), _world(args.world, args.seed))
+    print(written.report())
+    return 0
+
+
+def _scene_counts(items: list[str]) -> dict[str, int]:
+    from vlmkit.train.recipes import parse_assignments
+
+    counts = parse_assignments(items)
+    bad = {k: v for k, v in counts.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
+    if bad:
+        raise ValueError(f"--scenes takes SPLIT=COUNT with a positive whole count, not {bad}")
+    return counts
+
+
+def _world(items: list[str], seed: int):
+    import dataclasses
+
+    from vlmkit.data.shapeworld import SceneConfig, ShapeWorld
+    from vlmkit.data.shapeworld.dataset import HELD_OUT_PAIRS
+    from vlmkit.train.recipes import parse_assignments
+
+    settings = parse_assignments(items)
+    known = {f.name for f in dataclasses.fields(SceneConfig)}
+    if set(settings) - known:
+        raise ValueError(f"SceneConfig has no field {sorted(set(settings) - known)}; its fields are {sorted(known)}")
+    settings = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+                for k, v in settings.items()}
+    config = SceneConfig(**settings)
+    # the colour-shape pairs held out of train, of those this world can draw
+    held_out = tuple((c, s) for c, s in HELD_OUT_PAIRS if c in config.colours and s in config.shapes)
+    return ShapeWorld(config, seed=seed, held_out=held_out)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from vlmkit.data.jsonl import read_jsonl
+
+    print(read_jsonl(args.file, skip_bad=args.skip_bad).summary())
+    return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    from vlmkit.app import serve
+
+    try:
+        serve(args.checkpoint, host=args.host, port=args.port)
+    except ImportError as err:  # gradio, the app extra, is not installed
+        print(f"vlmkit app: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+COMMANDS = {"demo": _demo, "train": _train, "ground": _answer, "segment": _answer, "eval": _eval, "export": _export,
+            "convert": _convert, "check": _check, "app": _app}

@@ -17,7 +17,8 @@ from vlmkit.train.profiles import load_profile
 from vlmkit.train.stages import RESULTS_FILE, stage_dir
 
 NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
-                  "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined"}
+                  "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined",
+                  "05_your_data": "05_your_data"}
 
 
 def run_series(notebook_dir: Path, out: Path) -> dict:

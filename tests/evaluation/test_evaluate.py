@@ -90,3 +90,19 @@ def test_pointing_scores_what_the_model_answered(monkeypatch):
     assert wrong["inside"] < 0.5 and wrong["mean_distance"] > 5
     monkeypatch.setattr(evaluate, "predict", lambda m, examples, *a, **k: ["<loc_3>" for _ in examples])
     assert evaluate.evaluate_pointing(model, rows, progress=False).metrics["parse_rate"] == 0.0
+
+
+def test_evaluate_tasks_scores_each_task_on_the_rows_that_can_serve_it(micro_model):
+    from vlmkit.data.shapeworld import ShapeWorld
+    from vlmkit.evaluation.evaluate import evaluate_tasks
+
+    objects = ShapeWorld().rows("val", 0)
+    scene = {**objects[0], "id": "scene", "expressions": [], "expression_kinds": [], "captions": ["a red circle"]}
+    boxes = [{**r, "polygons": [], "captions": []} for r in objects[1:]]
+    scores = evaluate_tasks(micro_model, [objects[0], scene, *boxes], ["ground", "locate_segment", "caption"],
+                            progress=False)
+    assert scores["ground"]["n"] == len(objects) and scores["locate_segment"]["n"] == 1
+    assert {"acc@0.5", "acc@0.75", "mean_iou"} <= set(scores["ground"])
+    assert {"miou", "oiou", "p@0.5"} <= set(scores["locate_segment"]) and {"bleu4", "cider"} <= set(scores["caption"])
+    with pytest.raises(ValueError, match="no row can score 'point': it needs expressions and an outline"):
+        evaluate_tasks(micro_model, boxes, ["point"], progress=False)

@@ -23,3 +23,18 @@ def test_the_gallery_draws_the_truth_it_is_asked_to_compare_with():
     assert _patches(fig, Polygon) == 0 and _patches(fig, Rectangle) == 4
     with pytest.raises(ValueError, match="truth is 'box', 'outline' or 'both'"):
         gallery(rows, "?", truth="mask")
+
+
+def test_a_figure_becomes_the_pixels_a_web_page_shows_with_the_point_drawn():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from vlmkit.evaluation.viz import draw_point, figure_image
+
+    fig, ax = plt.subplots(figsize=(2, 1), dpi=50)
+    ax.set(xlim=(0, 10), ylim=(0, 10))
+    draw_point(ax, (5, 5), "#ff0000")
+    image = figure_image(fig)
+    assert image.mode == "RGB" and image.size == (100, 50) and not plt.fignum_exists(fig.number)
+    pixels = np.asarray(image)
+    assert ((pixels[:, :, 0] > 200) & (pixels[:, :, 1] < 80)).any()  # the red ring

@@ -37,3 +37,18 @@ def test_segment_box_first_reports_why_an_answer_does_not_parse(micro_model, mon
     monkeypatch.setattr(inference, "predict", lambda *a, **k: ["<loc_1> <loc_2>"])
     _, outline = inference.segment(micro_model, np.zeros((64, 64, 3), np.uint8), "the red circle")
     assert not outline.ok and outline.failure is not None
+
+
+def test_point_and_caption_ask_their_prompts_and_parse_in_pixels_of_the_image(micro_model, monkeypatch):
+    asked = []
+
+    def predict(model, examples, *args, **kwargs):
+        asked.extend(ex.prompt for ex in examples)
+        return [model.codec.encode_point((30.0, 10.0), 120, 60) if examples[0].task == "point" else "a red circle"]
+
+    monkeypatch.setattr(inference, "predict", predict)
+    image = np.zeros((60, 120, 3), np.uint8)
+    answer, parsed = inference.point(micro_model, image, "The red circle.")
+    assert parsed.ok and np.allclose(parsed.value, (30.0, 10.0), atol=120 / micro_model.codec.num_bins)
+    assert inference.caption(micro_model, image) == "a red circle"
+    assert asked == ["locate the middle of: the red circle", "caption:"]

@@ -218,3 +218,17 @@ def test_a_recipe_with_scenes_reuses_them_in_the_last_stage_only():
     for i in range(20, 220):
         asked.setdefault(stream[i].row["image_id"], set()).add(stream[i].prompt)
     assert all(len(prompts) > 2 for prompts in asked.values())
+
+
+def test_usable_rows_are_those_that_hold_what_the_task_needs():
+    from vlmkit.text.tasks import usable_rows
+
+    box = {"expressions": ["the dog"], "polygons": [], "captions": []}
+    outline = {"expressions": ["the cat"], "polygons": [[1, 1, 5, 1, 5, 5]], "captions": []}
+    caption = {"expressions": [], "polygons": [], "captions": ["a dog and a cat"]}
+    rows = [box, outline, caption]
+    assert usable_rows(rows, "ground") == usable_rows(rows, "describe") == [box, outline]
+    assert usable_rows(rows, "locate_segment") == usable_rows(rows, "segment") == usable_rows(rows, "point") == [outline]
+    assert usable_rows(rows, "caption") == [caption]
+    with pytest.raises(ValueError, match="unknown task 'detect'"):
+        usable_rows(rows, "detect")

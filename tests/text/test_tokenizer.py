@@ -76,3 +76,15 @@ def test_ground_refuses_an_expression_beyond_the_context_with_the_limit(micro_mo
         ground(micro_model, image, "the <image> circle")
     answer, box = ground(micro_model, image, "The red circle.")
     assert isinstance(answer, str) and (box.ok or box.failure is not None)
+
+
+def test_readable_rows_reads_expressions_as_the_model_does_and_names_a_row_it_cannot():
+    from vlmkit.text.tokenizer import readable_rows
+
+    tok = tiny_tokenizer(16)
+    row = {"id": "mine.jsonl:4", "expressions": ["The Red  circle."], "captions": ["a red circle"]}
+    assert readable_rows(tok, [row])[0]["expressions"] == ["the red circle"]
+    with pytest.raises(ExpressionError, match=r"row mine.jsonl:4: the model's vocabulary has no \['dog'\]"):
+        readable_rows(tok, [{**row, "expressions": ["the dog"]}])
+    with pytest.raises(ExpressionError, match=r"row mine.jsonl:4: .* has no \['A', 'dog'\]"):
+        readable_rows(tok, [{**row, "captions": ["A dog"]}])  # a caption is a target: checked, not rewritten

@@ -11,7 +11,8 @@ from vlmkit.train.recipes import (RECIPES, STAGES, CombinedRecipe, GroundRecipe,
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
-                  "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined"}
+                  "03_polygon_segmentation": "03_segmentation", "04_combined": "04_combined",
+                  "05_your_data": "05_your_data"}
 
 
 def _cells(notebook: Path) -> list[dict]:

@@ -57,3 +57,54 @@ def test_compare_outline_answers_trains_two_copies_and_scores_each_form(micro_mo
     # the box (4 location tokens) comes before the outline
     assert located["answer_tokens"] > alone["answer_tokens"]
     assert all(torch.equal(before[k], v) for k, v in micro_model.state_dict().items())
+
+
+@pytest.fixture
+def your_rows(tmp_path):
+    """A file of your own, made from ShapeWorld: objects with boxes and outlines, and captions."""
+    from vlmkit.data.convert import from_shapeworld
+    from vlmkit.data.jsonl import read_jsonl
+
+    written = from_shapeworld(tmp_path / "mine.jsonl", {"train": 3, "val": 2}, progress=False)
+    return read_jsonl(written.path, progress=False)
+
+
+def test_your_data_stream_draws_each_task_from_the_rows_that_can_serve_it(micro_model, your_rows):
+    from vlmkit.train.stages import your_data_stream
+
+    recipe = recipe_for("05_your_data", "tiny", task_weights={"ground": 1.0, "locate_segment": 1.0, "caption": 1.0})
+    stream = your_data_stream(micro_model, recipe, your_rows.split("train"))
+    examples = [stream[i] for i in range(60)]
+    assert {e.task for e in examples} == {"ground", "locate_segment", "caption"}
+    assert all(e.row["split"] == "train" and (e.task == "caption") == (not e.row["expressions"]) for e in examples)
+    boxes_only = [{**r, "polygons": []} for r in your_rows.split("train")]
+    with pytest.raises(ValueError, match="no row can train 'locate_segment': it needs expressions and an outline"):
+        your_data_stream(micro_model, recipe, boxes_only)
+    unknown = [{**your_rows.rows[0], "expressions": ["the purple elephant"]}]
+    with pytest.raises(ValueError, match=r"row shapeworld/train/0/0: the model's vocabulary has no \['elephant'\]"):
+        your_data_stream(micro_model, recipe_for("05_your_data", "tiny", task_weights={"ground": 1.0}), unknown)
+
+
+def test_training_on_your_data_scores_its_held_out_rows_and_resumes(micro_model, your_rows, tmp_path, monkeypatch,
+                                                                   capsys):
+    from vlmkit.train.stages import stage_trainer, train_stage, your_data_stream
+
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    profile = load_profile("tiny", announce=False)
+    recipe = recipe_for("05_your_data", "tiny", smoke=True, steps=6, batch_size=4, eval_size=3)
+    with pytest.raises(ValueError, match="05_your_data fine-tunes on data of your own"):
+        train_stage("05_your_data", profile, recipe, start=micro_model)
+    # a run interrupted after its save at step 3 ...
+    stream = your_data_stream(micro_model, recipe, your_rows.split("train"))
+    trainer = stage_trainer("05_your_data", micro_model, stream, recipe)
+    trainer.train(until_step=3)
+    trainer.save()
+    # ... continues where it stopped when the same stage is trained again on the same file
+    results = train_stage("05_your_data", profile, recipe, start=micro_model, data=your_rows.split("train"),
+                          held_out=your_rows.split("val"))
+    assert "at step 3 of 6" in capsys.readouterr().out and results["train_steps"] == 6
+    assert {"ground/acc@0.5", "locate_segment/miou", "locate_segment/p@0.5"} <= set(results["metrics"])
+    assert results["metrics"]["ground/n"] == 3  # the recipe's eval_size of the held-out rows
+    grounding = recipe_for("02_grounding", "tiny", smoke=True, steps=2, batch_size=4)
+    results = train_stage("02_grounding", profile, grounding, start=micro_model, data=your_rows.split("train"))
+    assert results["metrics"] == {} and results["train_steps"] == 2  # no held-out rows: trained, not scored

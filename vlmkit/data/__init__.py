@@ -1,9 +1,11 @@
 """Rows of data in one schema, whatever their source.
 
 ``schema`` (the row every reader returns), ``images`` (the one image loader), ``coco`` and
-``refcoco`` (real data, both RefCOCO formats), ``sources`` (the full profile's train and
-evaluation rows, the RefCOCO protocol's splits, epoch-shuffled order), ``shapeworld/`` (the
-generated world of the tiny profile), ``sample_data/`` (ten real COCO photos with their licences).
+``refcoco`` (real data, both RefCOCO formats), ``jsonl`` (data of your own: the JSON Lines
+format, read and written), ``convert`` (COCO, RefCOCO and ShapeWorld to that format),
+``sources`` (the full profile's train and evaluation rows, the RefCOCO protocol's splits,
+epoch-shuffled order), ``shapeworld/`` (the generated world of the tiny profile),
+``sample_data/`` (ten real COCO photos with their licences, and phrases written for them).
 May import: vlmkit.core.
 """
 

@@ -137,6 +137,13 @@ class CocoInstances:
         for ann in self.coco.loadAnns(ann_ids):
             yield self._object(ann)
 
+    def annotation(self, ann_id: int) -> CocoObject:
+        """Annotation ``ann_id`` as a :class:`CocoObject`; an id the file lacks raises
+        :class:`RecordError`."""
+        if ann_id not in self.coco.anns:
+            raise RecordError(f"{self.annotation_file} has no annotation {ann_id!r}")
+        return self._object(self.coco.anns[ann_id])
+
     def _object(self, ann: dict) -> CocoObject:
         where = f"{self.annotation_file}, annotation {ann.get('id')}"
         if ann.get("image_id") not in self.coco.imgs:
@@ -185,16 +192,18 @@ class CocoInstances:
         for image_id in sorted(self.coco.getImgIds()):
             objects = [o for o in self.objects(image_id)
                        if not o.iscrowd and _area(o.box) >= min_area_fraction * o.width * o.height]
-            for k, obj in enumerate(objects):
-                expressions = unique_expressions(obj, objects)
-                rows.append(make_row(
-                    id=f"coco/{split}/{image_id}/{obj.ann_id}", image_id=str(image_id),
-                    image=str(self.image_path(image_id)), width=obj.width, height=obj.height,
-                    category=obj.category, box=obj.box,
-                    polygons=[points_to_flat(p) for p in (obj.polygons or mask_to_polygons(obj.mask))],
-                    expressions=expressions, expression_kinds=["coco-generated"] * len(expressions),
-                    split=split, source="coco"))
+            rows += [self.object_row(obj, unique_expressions(obj, objects), split) for obj in objects]
         return rows
+
+    def object_row(self, obj: CocoObject, expressions: list[str], split: str,
+                   kind: str = "coco-generated") -> dict:
+        """``obj`` as a unified row with ``expressions`` (each of ``kind``); an RLE mask (a
+        crowd region) is traced into polygons."""
+        return make_row(
+            id=f"coco/{split}/{obj.image_id}/{obj.ann_id}", image_id=str(obj.image_id),
+            image=str(self.image_path(obj.image_id)), width=obj.width, height=obj.height, category=obj.category,
+            box=obj.box, polygons=[points_to_flat(p) for p in (obj.polygons or mask_to_polygons(obj.mask))],
+            expressions=expressions, expression_kinds=[kind] * len(expressions), split=split, source="coco")
 
 
 def _area(box: Box) -> float:

@@ -24,7 +24,8 @@ from vlmkit.inference.answers import EVAL_BATCH, predict
 from vlmkit.model import MiniVLM
 from vlmkit.text.codecs import Parsed
 from vlmkit.text.processor import Processor
-from vlmkit.text.tasks import Example, make_example, row_mask
+from vlmkit.text.tasks import TASK_NEEDS, Example, make_example, row_mask, usable_rows
+from vlmkit.text.tokenizer import readable_rows
 
 
 @dataclass
@@ -267,3 +268,19 @@ def evaluate_task(model: MiniVLM, task: str, rows: Sequence[dict], progress: boo
     if task == "point":
         return evaluate_pointing(model, rows, progress=progress).metrics
     raise ValueError(f"unknown task {task!r}")
+
+
+def evaluate_tasks(model: MiniVLM, rows: Sequence[dict], tasks: Sequence[str],
+                   progress: bool = True) -> dict[str, dict]:
+    """The headline metrics of each of ``tasks`` on the ``rows`` that can serve it: rows of your
+    own mix boxes, outlines and captions (:func:`vlmkit.text.tasks.usable_rows`). Expressions are
+    read as the model reads them, and words it does not know are refused
+    (:func:`vlmkit.text.tokenizer.readable_rows`); a task no row can serve raises ``ValueError``."""
+    rows = readable_rows(model.tokenizer, list(rows))
+    scores = {}
+    for task in tasks:
+        task_rows = usable_rows(rows, task)
+        if not task_rows:
+            raise ValueError(f"no row can score {task!r}: it needs {TASK_NEEDS[task]}")
+        scores[task] = evaluate_task(model, task, task_rows, progress=progress)
+    return scores

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon as PolygonPatch
 from matplotlib.patches import Rectangle
+from PIL import Image
 
 from vlmkit.data.images import load_image
 
@@ -38,6 +39,19 @@ def draw_box(ax: matplotlib.axes.Axes, box: Sequence[float], colour: str, style:
 def draw_polygons(ax: matplotlib.axes.Axes, polygons: Sequence, colour: str, style: str = "-") -> None:
     for part in _flat_parts(polygons):
         ax.add_patch(PolygonPatch(part, closed=True, fill=False, edgecolor=colour, linewidth=1.5, linestyle=style))
+
+
+def draw_point(ax: matplotlib.axes.Axes, point: Sequence[float], colour: str) -> None:
+    ax.plot([point[0]], [point[1]], marker="o", markersize=9, markerfacecolor="none", markeredgecolor=colour,
+            markeredgewidth=2.2, linestyle="none")
+
+
+def figure_image(fig: plt.Figure) -> Image.Image:
+    """``fig`` rendered as an RGB PIL image (for a web page, or any place that wants pixels), then closed."""
+    fig.canvas.draw()
+    image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[:, :, :3].copy())
+    plt.close(fig)
+    return image
 
 
 def show_example(ax: matplotlib.axes.Axes, image, title: str = "", true_box=None, pred_box=None,

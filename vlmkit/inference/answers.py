@@ -1,8 +1,9 @@
 """Answers from a model: batched greedy generation, and one call per expression.
 
 :func:`predict` answers a batch of examples of one task (KV cache, optional grammar-
-constrained decoding); :func:`ground` and :func:`segment` answer one free-text expression on
-one image, the way a user or the command line asks. Scoring lives in :mod:`vlmkit.evaluation.evaluate`.
+constrained decoding); :func:`ground`, :func:`segment` and :func:`point` answer one free-text
+expression on one image, and :func:`caption` describes one image, the way a user, the command
+line or ``vlmkit app`` asks. Scoring lives in :mod:`vlmkit.evaluation.evaluate`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessorList
 
-from vlmkit.core.polygons import Polygon
+from vlmkit.core.polygons import Point, Polygon
 from vlmkit.data.images import load_image
 from vlmkit.model import MiniVLM
 from vlmkit.text.codecs import Parsed
@@ -83,14 +84,35 @@ def segment(model: MiniVLM, image, expression: str, constrained: bool | None = N
     return answer, Parsed(value=located.value[1]) if located.ok else located
 
 
+def point(model: MiniVLM, image, expression: str, constrained: bool | None = None) -> tuple[str, Parsed[Point]]:
+    """A point inside the object ``expression`` names, as :func:`ground` boxes it: ``(the model's
+    answer text, Parsed (x, y) in pixels of that image)``."""
+    answer, pil = _answer_one(model, "point", image, expression, constrained)
+    return answer, model.codec.parse_point(answer, pil.width, pil.height)
+
+
+def caption(model: MiniVLM, image) -> str:
+    """The model's caption of ``image`` (path, PIL or array)."""
+    return _answer_one(model, "caption", image, "", constrained=False)[0]
+
+
+def question(model: MiniVLM, task: str, image, expression: str = "") -> Example:
+    """The example :func:`predict` answers for one ``task`` question about ``image`` (read by
+    :func:`vlmkit.data.images.load_image`), ``expression`` read by
+    :func:`vlmkit.text.tokenizer.read_expression` (a caption has none) and checked to leave the
+    answer room in the model's context."""
+    pil = load_image(image)
+    prompt = PROMPTS[task] if task == "caption" else f"{PROMPTS[task]} {read_expression(model.tokenizer, expression)}"
+    example = Example(task, pil, prompt, answer="", row={})
+    _check_fits(model, example, MAX_TOKENS[task])
+    return example
+
+
 def _answer_one(model: MiniVLM, task: str, image, expression: str, constrained: bool | None):
     """The model's answer to one ``task`` question about ``image``, and the image as read."""
-    pil = load_image(image)
-    expression = read_expression(model.tokenizer, expression)
-    example = Example(task, pil, f"{PROMPTS[task]} {expression}", answer="", row={})
-    _check_fits(model, example, MAX_TOKENS[task])
+    example = question(model, task, image, expression)
     (answer,) = predict(model, [example], batch_size=1, constrained=constrained, progress=False)
-    return answer, pil
+    return answer, example.image
 
 
 def _check_fits(model: MiniVLM, example: Example, answer_tokens: int) -> None:

@@ -32,6 +32,10 @@ PROMPTS = {"caption": "caption:", "ground": "locate:", "segment": "segment:", "l
 OUTLINE_TASKS = ("segment", "locate_segment")  # tasks whose answer holds an outline
 OBJECT_TASKS = ("ground", *OUTLINE_TASKS, "point")  # tasks about one object of a scene
 MAX_VERTICES = 12  # outline budget for segment answers: ~2 tokens a vertex keeps answers short
+# what a row must hold to serve a task (a file of your own may mix boxes, outlines and captions)
+TASK_NEEDS = {"caption": "captions", "ground": "expressions", "describe": "expressions",
+              "segment": "expressions and an outline", "locate_segment": "expressions and an outline",
+              "point": "expressions and an outline"}
 
 
 @dataclass
@@ -75,6 +79,16 @@ def make_example(row: dict, task: str, codec: Codec, rng: np.random.Generator,
             codec.encode_located_outline(row["box"], outline, w, h)
         return Example(task, row["image"], f"{PROMPTS[task]} {expression}", answer, row, expression, kind)
     return Example(task, row["image"], f"{PROMPTS[task]} {box_text}", expression, row, expression, kind)
+
+
+def usable_rows(rows: Sequence[dict], task: str) -> list[dict]:
+    """The rows that can serve ``task`` (:data:`TASK_NEEDS`): a caption row cannot be grounded,
+    a box without an outline cannot be traced or pointed inside."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    if task == "caption":
+        return [r for r in rows if r["captions"]]
+    return [r for r in rows if r["expressions"] and (task in ("ground", "describe") or r["polygons"])]
 
 
 def row_mask(row: dict) -> np.ndarray:

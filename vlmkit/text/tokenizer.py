@@ -160,10 +160,33 @@ def read_expression(tokenizer: PreTrainedTokenizerBase, text: object) -> str:
     if not is_word_level(tokenizer):
         return text
     text = " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    _check_known(tokenizer, text)
+    return text
+
+
+def _check_known(tokenizer: PreTrainedTokenizerBase, text: str) -> None:
+    """Raise :class:`ExpressionError` listing the words of ``text`` a word-level ``tokenizer``
+    lacks (it would read each as ``<unk>``), with the words it knows."""
     vocab = tokenizer.get_vocab()
     unknown = sorted({word for word in _pieces(text) if word not in vocab})
     if unknown or not text:
         known = sorted(w for w in vocab if w.isalpha())
         raise ExpressionError(f"the model's vocabulary has no {unknown or 'words in this text'}; it knows "
                               f"{len(known)} words: {', '.join(known[:40])}{' ...' if len(known) > 40 else ''}")
-    return text
+
+
+def readable_rows(tokenizer: PreTrainedTokenizerBase, rows: list[dict]) -> list[dict]:
+    """``rows`` with every expression as :func:`read_expression` reads it; an expression or a
+    caption the model cannot read raises :class:`ExpressionError` naming the row, instead of
+    training or scoring on ``<unk>`` (a word-level tokenizer knows only the words it was built on)."""
+    out = []
+    for row in rows:
+        try:
+            expressions = [read_expression(tokenizer, e) for e in row["expressions"]]
+            if is_word_level(tokenizer):
+                for caption in row["captions"]:
+                    _check_known(tokenizer, caption)
+        except ExpressionError as err:
+            raise ExpressionError(f"row {row['id']}: {err}") from err
+        out.append({**row, "expressions": expressions})
+    return out

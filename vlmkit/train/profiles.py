@@ -23,15 +23,15 @@ from pathlib import Path
 
 from vlmkit.data.shapeworld import ShapeWorld
 from vlmkit.data.shapeworld.language import vocabulary
-from vlmkit.data.sources import epoch_shuffled, full_rows
+from vlmkit.data.sources import full_rows
 from vlmkit.model import MiniVLM, VLMConfig
 from vlmkit.model.config import full_config, tiny_config
 from vlmkit.text.codecs import Codec
-from vlmkit.text.tasks import OBJECT_TASKS, PROMPTS, MixtureStream, RowStream, Stream
+from vlmkit.text.tasks import OBJECT_TASKS, PROMPTS, MixtureStream, Stream
 from vlmkit.text.tokenizer import (build_word_tokenizer, load_gguf_tokenizer, load_pretrained_tokenizer,
                                    standin_tokenizer)
 from vlmkit.train.recipes import Recipe, recipe_for
-from vlmkit.train.streams import ENDLESS, curriculum_stream, multi_object_world, shapeworld_stream
+from vlmkit.train.streams import curriculum_stream, multi_object_world, shapeworld_stream, stored_stream
 
 # words the stand-in tokenizer's merges are learned from, besides ShapeWorld's and the prompts
 COCO_CATEGORY_WORDS = ("person", "bicycle", "car", "dog", "cat", "horse", "bus", "train", "table", "chair", "man",
@@ -176,8 +176,7 @@ class FullProfile(Profile):
         """The real train splits, every row once per epoch in a reshuffled order. Real data has
         no ShapeWorld curriculum and is finite already: the recipe's curriculum fields and
         ``scenes`` do not apply."""
-        return RowStream(epoch_shuffled(full_rows(data_root(), task, "train"), seed), task, codec, ENDLESS,
-                         seed=seed)
+        return stored_stream(full_rows(data_root(), task, "train"), task, codec, seed=seed)
 
     def evaluation_rows(self, task: str, split: str = "val", count: int = 300,
                         max_objects: int | None = None) -> list[dict]:

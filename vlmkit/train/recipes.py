@@ -12,6 +12,8 @@ stage           recipe
 03_segmentation :class:`SegmentRecipe`: the answer form (box then outline, or the outline
                 alone), the share of one-object scenes first, the comparison's steps
 04_combined     :class:`CombinedRecipe`: the task mixture, the cycle experiment
+05_your_data    :class:`DataRecipe`: fine-tuning on a file of your own (``--data``), its tasks
+                and, for notebook 05, the size of the ShapeWorld file it makes
 ==============  ==========================================================================
 
 Grounding and segmentation share :class:`ObjectRecipe`'s ``scenes``: how many distinct
@@ -181,12 +183,33 @@ class CombinedRecipe(Recipe):
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 10, "cycle_scenes": 4, "cycle_steps": 4}
 
 
+@dataclass(frozen=True)
+class DataRecipe(Recipe):
+    """Fine-tuning a trained model on rows of your own (:mod:`vlmkit.data.jsonl`): the tasks
+    drawn, by weight, from the rows that can serve each (``vlmkit.text.tasks.usable_rows``)."""
+
+    task_weights: dict = field(default_factory=lambda: {"ground": 1.0, "locate_segment": 2.0})
+    max_vertices: int = MAX_VERTICES  # outline budget of the training answers
+    # notebook 05 stands in for your data with a ShapeWorld file of this many scenes a split
+    example_scenes: int = 200
+    held_out_scenes: int = 50
+
+    smoke_sizes: ClassVar[dict] = {"steps": 20, "batch_size": 8, "eval_size": 12, "example_scenes": 6,
+                                   "held_out_scenes": 3}
+
+    def tasks(self) -> list[str]:
+        return list(self.task_weights)
+
+    def stream_arguments(self) -> dict:
+        return {**super().stream_arguments(), "max_vertices": self.max_vertices}
+
+
 # the full recipes' shared settings (see the module doc)
 # (data_workers: processes that build batches ahead of a GPU; how many it needs: docs/gpu.md, data pipeline)
 FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, vision_lr_scale=0.01, warmup_steps=500,
                    data_workers=4)
 
-STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined")
+STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined", "05_your_data")
 
 RECIPES: dict[str, dict[str, Recipe]] = {
     "tiny": {
@@ -195,12 +218,14 @@ RECIPES: dict[str, dict[str, Recipe]] = {
                                      first_token_steps=1000, examples_per_scene=2, scenes=32000),
         "03_segmentation": SegmentRecipe(steps=5000, lr=1e-3, evaluations=4, eval_size=200, scenes=32000),
         "04_combined": CombinedRecipe(steps=1800, lr=5e-4, warmup_steps=100, eval_size=150),
+        "05_your_data": DataRecipe(steps=300, lr=3e-4, warmup_steps=30, evaluations=3, eval_size=150),
     },
     "full": {
         "01_captioning": CaptionRecipe(steps=3000, **{**FULL_COMMON, "vision_lr_scale": 0.0}, eval_size=500),
         "02_grounding": GroundRecipe(steps=10000, **FULL_COMMON, evaluations=10, eval_size=1000),
         "03_segmentation": SegmentRecipe(steps=10000, **FULL_COMMON, evaluations=10, eval_size=1000),
         "04_combined": CombinedRecipe(steps=10000, **FULL_COMMON, eval_size=1000),
+        "05_your_data": DataRecipe(steps=2000, **FULL_COMMON, evaluations=4, eval_size=1000),
     },
 }
 

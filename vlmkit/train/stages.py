@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from vlmkit.evaluation.evaluate import evaluate_box_head, evaluate_grounding, evaluate_segmentation, evaluate_task
 from vlmkit.model import MiniVLM
 from vlmkit.storage.checkpoint import CheckpointError, load_model, save_checkpoint
 from vlmkit.text.codecs import Codec
-from vlmkit.text.tasks import Stream
+from vlmkit.text.tasks import TASK_NEEDS, MixtureStream, Stream, usable_rows
+from vlmkit.text.tokenizer import readable_rows
 from vlmkit.train.profiles import Profile, checkpoint_root, load_profile
 from vlmkit.train.recipes import STAGES, GroundRecipe, Recipe, SegmentRecipe
+from vlmkit.train.streams import stored_stream
 from vlmkit.train.trainer import Trainer
 
 RESULTS_FILE = "results.json"
@@ -147,17 +149,45 @@ def stage_stream(profile: Profile, recipe: Recipe, codec: Codec, seed: int = 0) 
     return profile.training_stream(tasks[0], codec, recipe, seed=seed)
 
 
-PREVIOUS_STAGE = {"02_grounding": "01_captioning", "03_segmentation": "02_grounding", "04_combined": "03_segmentation"}
+def your_data_stream(model: MiniVLM, recipe: Recipe, rows: Sequence[dict], seed: int = 0) -> Stream:
+    """Training examples of ``recipe``'s tasks from stored ``rows`` (a file of your own,
+    :func:`vlmkit.data.jsonl.read_jsonl`): each task from the rows that can serve it, drawn by
+    the recipe's ``task_weights`` where it has them. Every expression and caption must be
+    readable by ``model`` (:func:`vlmkit.text.tokenizer.readable_rows`); a task no row can
+    serve raises ``ValueError`` naming what it needs."""
+    rows = readable_rows(model.tokenizer, list(rows))
+    weights = getattr(recipe, "task_weights", {task: 1.0 for task in recipe.tasks()})
+    max_vertices = recipe.stream_arguments()["max_vertices"]
+    streams = []
+    for k, task in enumerate(weights):
+        task_rows = usable_rows(rows, task)
+        if not task_rows:
+            raise ValueError(f"no row can train {task!r}: it needs {TASK_NEEDS[task]}; give rows that have them or "
+                             f"leave the task out (task_weights)")
+        streams.append(stored_stream(task_rows, task, model.codec, seed=seed + k, max_vertices=max_vertices))
+    return streams[0] if len(streams) == 1 else MixtureStream(streams, list(weights.values()), seed=seed)
 
 
-def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | None = None) -> dict:
+PREVIOUS_STAGE = {"02_grounding": "01_captioning", "03_segmentation": "02_grounding", "04_combined": "03_segmentation",
+                  "05_your_data": "04_combined"}
+
+
+def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | None = None,
+                data: Sequence[dict] | None = None, held_out: Sequence[dict] = ()) -> dict:
     """Train ``stage`` as its notebook does, without the notebook's side experiments and
     figures (``vlmkit train``): start from ``start`` (default: the previous stage's
     checkpoint, or a stand-in if there is none), train with ``recipe`` (saved every 5% and
     resumable), score on ``recipe.eval_size`` held-out rows, save the checkpoint and record
-    the results. Returns the recorded results."""
+    the results. Returns the recorded results.
+
+    ``data``: rows of your own to train on instead of the profile's (:func:`your_data_stream`),
+    scored on ``held_out``, rows of your own too (none: no score). Stage ``05_your_data``
+    trains on nothing else."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+    if data is None and stage == "05_your_data":
+        raise ValueError("stage 05_your_data fine-tunes on data of your own: give it rows (vlmkit train "
+                         "05_your_data --data FILE.jsonl; docs/data.md)")
     if start is not None:
         model = start
     elif stage in PREVIOUS_STAGE:
@@ -165,14 +195,25 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
     else:
         model = profile.new_model()
     tasks = recipe.tasks()
-    stream = stage_stream(profile, recipe, model.codec)
-    probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
-    trainer = stage_trainer(stage, model, stream, recipe, evaluate=lambda m: {
-        f"{task}/{k}" if len(tasks) > 1 else k: v for task in tasks
-        for k, v in evaluate_task(m, task, probe[task], progress=False).items()})
+    if data is None:
+        stream = stage_stream(profile, recipe, model.codec)
+        final = {task: profile.evaluation_rows(task, "val", count=recipe.eval_size) for task in tasks}
+        probe = {task: profile.evaluation_rows(task, "val", count=min(recipe.eval_size, 100)) for task in tasks}
+    else:
+        stream = your_data_stream(model, recipe, data)
+        held_out = readable_rows(model.tokenizer, list(held_out))
+        final = {task: usable_rows(held_out, task)[:recipe.eval_size] for task in tasks}
+        final = {task: rows for task, rows in final.items() if rows}
+        if len(final) < len(tasks):
+            print(f"no held-out rows for {sorted(set(tasks) - set(final))}: not scored (give held-out rows with "
+                  f"{', '.join(TASK_NEEDS[t] for t in tasks if t not in final)})")
+        probe = {task: rows[:100] for task, rows in final.items()}
+    trainer = stage_trainer(stage, model, stream, recipe, evaluate=(lambda m: {
+        f"{task}/{k}" if len(tasks) > 1 else k: v for task in probe
+        for k, v in evaluate_task(m, task, probe[task], progress=False).items()}) if probe else None)
     trainer.train()
-    metrics = {task: evaluate_task(model, task, profile.evaluation_rows(task, "val", count=recipe.eval_size))
-               for task in tasks}
+    metrics = {task: evaluate_task(model, task, rows) for task, rows in final.items()}
     save_stage(model, stage, trainer)
-    headline = metrics[tasks[0]] if len(tasks) == 1 else {f"{t}/{k}": v for t, m in metrics.items() for k, v in m.items()}
+    headline = metrics[tasks[0]] if len(tasks) == 1 and metrics else \
+        {f"{t}/{k}": v for t, m in metrics.items() for k, v in m.items()}
     return record_results(stage, headline, train_steps=trainer.step, train_minutes=round(trainer.train_seconds / 60, 2))

@@ -10,13 +10,13 @@ name a colour: with x1 trained alone (``TrainConfig.first_token_steps``) a tiny 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from vlmkit.data.shapeworld.dataset import ShapeWorld
 from vlmkit.data.shapeworld.language import named_attributes
 from vlmkit.data.shapeworld.scenes import COLOURS, SceneConfig
-from vlmkit.data.sources import epoch_order
+from vlmkit.data.sources import epoch_order, epoch_shuffled
 from vlmkit.text.codecs import Codec
 from vlmkit.text.tasks import MAX_VERTICES, CurriculumStream, RowStream, Stream
 
@@ -80,6 +80,13 @@ def curriculum_stream(task: str, codec: Codec, world: ShapeWorld | None = None, 
     streams = [RowStream(rows_at, task, codec, ENDLESS, seed=seed, per_rows_at=examples_per_scene,
                          max_vertices=max_vertices) for rows_at in stages]
     return CurriculumStream(streams, counts) if counts else streams[0]
+
+
+def stored_stream(rows: Sequence[dict], task: str, codec: Codec, seed: int = 0,
+                  max_vertices: int = MAX_VERTICES) -> RowStream:
+    """Endless examples of ``task`` from stored rows (the full profile's data, a file of your
+    own): every row once per epoch, in an order reshuffled each epoch."""
+    return RowStream(epoch_shuffled(rows, seed), task, codec, ENDLESS, seed=seed, max_vertices=max_vertices)
 
 
 def reused_scenes(rows_at: Callable[[int], list[dict]], scenes: int, seed: int = 0) -> Callable[[int], list[dict]]:
