@@ -22,6 +22,8 @@ What a save promises:
   lies: it is first renamed to a temporary name (``.NAME.tmp-*``), so a process killed while
   deleting leaves a half-deleted temporary directory, which the next save removes, never a
   half-deleted ``.NAME.old`` (``scripts/fault_injection.py`` kills a run at each operation).
+  A ``.NAME.old`` that earlier versions left half deleted (files that all bear checkpoint
+  files' names) is recognised as such and removed.
 * **Nothing else lost.** A save replaces only an empty directory or a vlmkit checkpoint
   holding nothing but its own files (:data:`COMPANION_FILES` included); anything else
   raises :class:`CheckpointError` naming the files it would have deleted.
