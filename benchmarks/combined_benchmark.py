@@ -1,4 +1,6 @@
-"""Does notebook 04's task mixture keep what notebook 03 learned? Train the mixture from a
+"""Does notebook 04's task mixture keep what notebook 03 learned? Every task scored before and after.
+
+Does notebook 04's task mixture keep what notebook 03 learned? Train the mixture from a
 notebook-03 checkpoint with a variant of the tiny recipe and print each task's held-out score
 at the start and after, as notebook 04's table does (the same rows, the same evaluation).
 

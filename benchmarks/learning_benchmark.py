@@ -1,4 +1,6 @@
-"""Does the tiny profile really learn grounding? Train captioning, then grounding from that
+"""Does the tiny profile really learn grounding? Captioning, then grounding, scored along the way.
+
+Does the tiny profile really learn grounding? Train captioning, then grounding from that
 checkpoint, on 2 CPU threads, and print Acc@0.5 on held-out 2-4 object scenes against
 training time (evaluation time excluded). "colour" is Acc@0.5 on the colour-only expressions
 of those scenes ("the red shape"): whether the model has bound colour words, which decides

@@ -1,4 +1,6 @@
-"""How fast the codecs read model output, on text meant to make a parser slow: characters a
+"""How fast the codecs read model output, on text meant to make a parser slow.
+
+How fast the codecs read model output, on text meant to make a parser slow: characters a
 second at 10^4, 10^5 and 10^6 characters, per format, for each kind of text. Linear parsing
 shows as a flat rate across the sizes; a parser that backtracks shows as a falling one.
 

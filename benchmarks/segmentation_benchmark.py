@@ -1,4 +1,6 @@
-"""How well does the tiny profile learn outlines? Train segmentation from a grounding
+"""How well does the tiny profile learn outlines? Segmentation variants from a grounding checkpoint.
+
+How well does the tiny profile learn outlines? Train segmentation from a grounding
 checkpoint with a variant of the tiny recipe and print, on held-out 2-4 object scenes and
 every expression of each (as notebook 03 scores them): mIoU, P@0.5, parse rate, and the
 grounding Acc@0.5 the model keeps, with training minutes (evaluation excluded).

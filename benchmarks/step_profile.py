@@ -1,4 +1,6 @@
-"""Where a tiny-profile training step goes: ``torch.profiler`` over a few steps of notebook 02's
+"""Where a tiny-profile training step goes, by torch.profiler over a few steps of a stage.
+
+Where a tiny-profile training step goes: ``torch.profiler`` over a few steps of notebook 02's
 grounding recipe (or another stage's), split into building the batch (ShapeWorld scenes drawn
 in Python, tokenised, stacked) and the model's forward, backward and optimizer step, then the
 top operators.

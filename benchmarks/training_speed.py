@@ -1,4 +1,6 @@
-"""What a tiny-profile grounding step costs on this machine: variants of the config, dynamic
+"""What a tiny-profile grounding step costs on this machine, variant by variant, in alternating rounds.
+
+What a tiny-profile grounding step costs on this machine: variants of the config, dynamic
 padding against the source tutorial's fixed padding, and how the cost grows with batch and length.
 
     python benchmarks/training_speed.py [--sections variants padding scaling optimizer precision] [--variants lm_heads=4]

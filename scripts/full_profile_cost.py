@@ -1,4 +1,6 @@
-"""What the full profile costs: the full-size model (random weights, built offline at the
+"""What the full profile costs: parameters, tokens, FLOPs, memory and, if asked, timed steps.
+
+What the full profile costs: the full-size model (random weights, built offline at the
 published sizes; with --lm-gguf the real SmolLM2 beside it) measured on this CPU, and from
 those measurements an estimate for GPUs.
 

@@ -1,4 +1,6 @@
-"""Check the full profile on your GPU in under 10 minutes: train the full-size model for a
+"""Check the full profile on your GPU in under 10 minutes: a short training run and its numbers.
+
+Check the full profile on your GPU in under 10 minutes: train the full-size model for a
 few hundred steps and print step time, peak memory, throughput, an answer, Acc@0.5, and that
 save/reload and resume work.
 

@@ -175,5 +175,6 @@ def test_the_path_check_finds_a_missing_path():
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_benchmark_and_tool_says_its_purpose_in_its_help(script):
     doc = ast.get_docstring(ast.parse(script.read_text()))
-    assert doc and doc.splitlines()[0].strip(), f"{script.name}: a docstring whose first line says what it is for"
+    assert doc and doc.splitlines()[0].rstrip().endswith((".", "?", ")")), \
+        f"{script.name}: a docstring whose first line is a whole sentence saying what it is for"
     assert "ArgumentParser(description=__doc__" in script.read_text(), f"{script.name}: --help shows that line"

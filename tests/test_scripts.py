@@ -2,6 +2,9 @@
 
 import importlib.util
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -257,3 +260,52 @@ def test_the_cost_report_sets_the_real_lm_beside_the_random_one(tmp_path, monkey
     monkeypatch.setattr(cost, "build", lambda *a: pytest.fail("built a model before checking the GGUF path"))
     with pytest.raises(FileNotFoundError, match="nowhere.gguf': no such file"):
         cost.main()
+
+
+def _fault_injection(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` with benchmarks/fault_injection.py imported as ``faults``, in a process of its own:
+    the script forks, which a process that has run other tests' threads must not."""
+    prelude = (f"import importlib.util, sys\nspec = importlib.util.spec_from_file_location('faults', "
+               f"{str(ROOT / 'benchmarks' / 'fault_injection.py')!r})\nfaults = importlib.util.module_from_spec(spec)\n"
+               f"spec.loader.exec_module(faults)\n")
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=600,
+                          check=False)
+
+
+def test_the_quick_fault_injection_kills_runs_at_operations_and_moments_and_every_run_finishes():
+    """What make test runs of issue 52's fault model: deaths at a few file-system operations
+    (issue 52's window among them), second deaths, random SIGKILLs, the notebook cells rerun."""
+    run = _fault_injection("sys.argv = ['fault_injection.py', '--quick']\nfaults.main()")
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    a, b, second, d = (next(line for line in lines if line.startswith(prefix))
+                       for prefix in ("(a) ", "(b) ", "    second deaths", "(d) "))
+    # how many runs 4 kills take depends on where they land; every one of them must finish
+    assert re.search(r"\(a\) random kills: 4 SIGKILLs .*: (\d+) of \1 resumed runs finished bit-identical", a), a
+    assert "153 places to die (each write also torn), of which 6 here; 6 wrecks" in b
+    assert "6 of 6 resumed runs finished bit-identical" in b and "3 of 3 resumed runs finished" in second
+    assert "103 places to die, of which 3 here; run again" in d and "3 of 3 resumed runs finished" in d
+    for line in a, b, second, d:
+        assert "leftovers found: 0, blocking leftovers found: 0; 0 problems" in line, line
+    assert lines[-1].startswith("all held")
+
+
+def test_the_fault_injection_finds_issue_52s_wreck_where_a_backup_is_deleted_in_place():
+    """The failure path: with the fix undone (the backup deleted where it lies, a remnant of it
+    refused), a death at the last unlink of that deletion leaves the issue's wreck, and the
+    resumed run's save refuses it."""
+    run = _fault_injection(
+        "import shutil\nfrom vlmkit import checkpoint\n"
+        "checkpoint._discard = lambda backup, target: shutil.rmtree(backup, ignore_errors=True)\n"
+        "checkpoint._check_backup = lambda backup, target: checkpoint.check_replaceable(backup)\n"
+        "import tempfile\nfrom pathlib import Path\nfaults.setup(3)\nwork = Path(tempfile.mkdtemp())\n"
+        "faults.forked(faults.train, work / 'reference' / 'ckpt')\n"
+        "expected = checkpoint.load_model(work / 'reference' / 'ckpt').state_dict()\n"
+        "print('held' if faults.operation_deaths(work / 'b', expected, quick=True) else 'failed')\n")
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "failed"
+    assert "blocking leftovers found: 1;" in next(line for line in lines if line.startswith("(b) "))
+    assert any(line.startswith("    PROBLEM save at step 2: unlink history.json: failed: CheckpointError: refusing to "
+                               "save a checkpoint to") and ".ckpt.old: it is a non-empty directory that is not a "
+               "vlmkit checkpoint (it holds history.json)" in line for line in lines), run.stdout

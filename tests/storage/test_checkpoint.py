@@ -252,3 +252,49 @@ def test_a_checkpoint_saved_before_later_config_fields_existed_still_loads(micro
     assert old.config == micro_model.config
     for (name, a), b in zip(micro_model.state_dict().items(), old.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_a_backup_half_deleted_by_a_killed_save_never_blocks_the_next(micro_model, ground_stream, tmp_path):
+    """Issue 52's wreck: a save killed inside its final clean-up had unlinked the backup's
+    manifest but not its history.json; every later save into that checkpoint refused."""
+    target = save_checkpoint(micro_model, tmp_path / "ckpt", companions={"history.json": "[]"})
+    wreck = tmp_path / ".ckpt.old"
+    wreck.mkdir()
+    (wreck / "history.json").write_text("[]")
+    with torch.no_grad():
+        for p in micro_model.parameters():
+            p.add_(1.0)
+    save_checkpoint(micro_model, target, companions={"history.json": "[]"})
+    assert torch.equal(_logits(load_model(target), ground_stream), _logits(micro_model, ground_stream))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ckpt.lock", "ckpt"]
+
+
+def test_a_save_killed_while_deleting_the_backup_leaves_only_a_temporary_directory(micro_model, tmp_path):
+    """The fix of issue 52: the backup is renamed to ``.NAME.tmp-*`` before it is deleted, so
+    a kill between two of its unlinks leaves a temporary directory, which the next save removes."""
+    target = save_checkpoint(micro_model, tmp_path / "ckpt", companions={"history.json": "[]"})
+    pid = os.fork()
+    if pid == 0:  # a save that dies (no clean-up, as a kill) at the first unlink of the old copy
+        def die(*args, **kwargs):
+            os._exit(17)
+
+        checkpoint.os.unlink = die
+        save_checkpoint(micro_model, target, companions={"history.json": "[]"})
+        os._exit(0)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 17
+    lock, doomed, kept = sorted(p.name for p in tmp_path.iterdir())  # no .ckpt.old
+    assert (lock, kept) == (".ckpt.lock", "ckpt") and doomed.startswith(".ckpt.tmp-")
+    assert sorted(p.name for p in (tmp_path / doomed).iterdir()) == sorted(p.name for p in target.iterdir())
+    load_model(target)
+    save_checkpoint(micro_model, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ckpt.lock", "ckpt"]
+
+
+def test_a_backup_place_holding_files_vlmkit_never_writes_is_not_deleted(micro_model, tmp_path):
+    target = save_checkpoint(micro_model, tmp_path / "ckpt")
+    foreign = tmp_path / ".ckpt.old"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match=r"cannot save to .*ckpt: .*\(it holds notes.txt\).*\.ckpt\.old is where"):
+        save_checkpoint(micro_model, target)
+    assert (foreign / "notes.txt").read_text() == "mine"

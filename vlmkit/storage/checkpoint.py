@@ -18,6 +18,12 @@ What a save promises:
   only once complete. The old copy is renamed aside (``.NAME.old``) and deleted only after
   the new one is in place; a process killed between the two renames leaves ``.NAME.old``,
   which loading finds and the next save keeps until its own copy is in place.
+* **Survives a kill at any file-system operation.** A directory is never deleted where it
+  lies: it is first renamed to a temporary name (``.NAME.tmp-*``), so a process killed while
+  deleting leaves a half-deleted temporary directory, which the next save removes, never a
+  half-deleted ``.NAME.old`` (``benchmarks/fault_injection.py`` kills a run at each operation).
+  A ``.NAME.old`` that earlier versions left half deleted (files that all bear checkpoint
+  files' names) is recognised as such and removed.
 * **Nothing else lost.** A save replaces only an empty directory or a vlmkit checkpoint
   holding nothing but its own files (:data:`COMPANION_FILES` included); anything else
   raises :class:`CheckpointError` naming the files it would have deleted.
@@ -66,6 +72,7 @@ COMPANION_FILES = ("history.json", "results.json", "README.md")
 _PRE_MANIFEST_FILES = {CONFIG_FILE, WEIGHTS_FILE, STATE_FILE, "tokenizer.json", "tokenizer_config.json",
                        "special_tokens_map.json", "added_tokens.json", "chat_template.jinja", "vocab.json",
                        "merges.txt"}
+_CHECKPOINT_NAMES = _PRE_MANIFEST_FILES | {MANIFEST_FILE, *COMPANION_FILES}
 STATE_KEYS = ("optimizer", "scheduler", "rng", "step", "history", "train_seconds", "train_config")
 LOCK_TIMEOUT_SECONDS = 600.0
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -137,6 +144,19 @@ def check_replaceable(directory: str | Path) -> None:
                               f"save elsewhere")
 
 
+def _check_backup(backup: Path, target: Path) -> None:
+    """Raise unless ``backup`` (``.NAME.old``) is absent or ours to delete. Saves before issue
+    52 deleted it in place, so a kill could leave any part of one: files that all bear the
+    names of a checkpoint's files are such a remnant, not someone else's."""
+    if backup.is_dir() and all(p.is_file() and p.name in _CHECKPOINT_NAMES for p in backup.iterdir()):
+        return
+    try:
+        check_replaceable(backup)
+    except CheckpointError as err:
+        raise CheckpointError(f"cannot save to {target}: {err} ({backup.name} is where a save keeps the previous "
+                              f"checkpoint while it writes the new one)") from err
+
+
 def _listing(names: set[str]) -> str:
     shown = sorted(names)[:5]
     return ", ".join(shown) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
@@ -154,12 +174,10 @@ def save_checkpoint(model: MiniVLM, directory: str | Path, training_state: dict 
     directory.parent.mkdir(parents=True, exist_ok=True)
     with _locked(directory):
         check_replaceable(directory)
-        backup = _sibling(directory, "old")
-        if backup.exists():
-            check_replaceable(backup)
+        _check_backup(_sibling(directory, "old"), directory)
         for orphan in directory.parent.glob(f".{directory.name}.tmp-*"):
             shutil.rmtree(orphan)  # left by a killed save: no save runs while we hold the lock
-        tmp = _sibling(directory, f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        tmp = _temporary(directory)
         tmp.mkdir()  # plain mkdir: the user's umask decides the permissions
         try:
             (tmp / CONFIG_FILE).write_text(json.dumps(model.config.to_dict(), indent=2))
@@ -184,14 +202,29 @@ def _replace_directory(new: Path, target: Path) -> None:
     backup = _sibling(target, "old")
     if target.exists():
         # target is the good copy, so a leftover backup can go; then target moves aside
-        if backup.exists():
-            shutil.rmtree(backup)
+        _discard(backup, target)
         os.replace(target, backup)
     # else: if a backup exists it is the only good copy (an earlier save died between
     # the renames): it stays until the new copy is in place
     os.replace(new, target)
     _fsync_directory(target.parent)
-    shutil.rmtree(backup, ignore_errors=True)
+    _discard(backup, target)
+
+
+def _temporary(directory: Path) -> Path:
+    """A fresh ``.NAME.tmp-*`` sibling: the only kind of directory a save writes or deletes files in."""
+    return _sibling(directory, f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _discard(backup: Path, target: Path) -> None:
+    """Delete ``target``'s ``backup`` by renaming it to a temporary name first: one atomic step
+    takes it from whole to garbage, so a kill mid-deletion leaves a ``.NAME.tmp-*`` directory,
+    which the next save removes, never a half-deleted backup, which would block it."""
+    if not backup.exists():
+        return
+    doomed = _temporary(target)
+    os.replace(backup, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)  # whatever a failure leaves, the next save removes
 
 
 def _fsync_directory(directory: Path, with_files: bool = False) -> None:
