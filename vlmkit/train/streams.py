@@ -90,12 +90,12 @@ def stored_stream(rows: Sequence[dict], task: str, codec: Codec, seed: int = 0,
 
 
 def reused_scenes(rows_at: Callable[[int], list[dict]], scenes: int, seed: int = 0) -> Callable[[int], list[dict]]:
-    """``rows_at`` over ``scenes`` distinct scenes, each drawn once and then kept in memory
-    (about 27 KB a scene), all of them once an epoch in an order reshuffled each epoch
+    """``rows_at`` over ``scenes`` distinct scenes, each drawn once and then kept in memory,
+    all of them once an epoch in an order reshuffled each epoch
     (:func:`vlmkit.data.sources.epoch_order`).
 
-    Drawing a scene in Python is a fifth of a grounding step and a quarter of a segmentation
-    step on 2 cores (``benchmarks/step_profile.py``); reused, a scene costs that once. A reused
+    Drawing a scene in Python is a large share of a training step
+    (docs/experiments/scene_reuse.md); reused, a scene costs that once. A reused
     scene is asked about other objects and expressions (the stream draws those by the
     example's index), so an epoch is not a repeat of the one before. Kept in memory rather
     than in an Arrow table on disk: a 64-pixel scene is cheaper to keep than to encode and
