@@ -3,7 +3,7 @@ import json
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from vlmkit.series import run_series
+from vlmkit.series import DEMO_RUNS, MACHINE_KINDS, NOTEBOOK_STAGE, machine, recorded_minutes, run_series
 
 
 def _notebook(path, source):
@@ -28,3 +28,37 @@ def test_series_runs_notebooks_in_order_and_quotes_only_this_runs_results(tmp_pa
     table = (tmp_path / "out" / "summary.md").read_text()
     assert "bleu4 0.500" in table and "0.99" not in table and "(none recorded)" in table
     assert (tmp_path / "out" / "01_captioning.ipynb").is_file()
+    assert summary["machine"]["kind"] in MACHINE_KINDS and summary["quick"] is False
+
+
+def test_a_quick_series_passes_quick_to_each_notebook_and_reads_the_quick_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nb = new_notebook(cells=[new_code_cell("quick = False", metadata={"tags": ["parameters"]}), new_code_cell(
+        'from vlmkit.train.stages import stage_dir\nimport json\nfolder = stage_dir("01_captioning", quick=quick)\n'
+        'folder.mkdir(parents=True)\n(folder / "results.json").write_text(json.dumps({"metrics": {"quick": quick}}))')])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebooks / "01_captioning.ipynb")
+    summary = run_series(notebooks, tmp_path / "out", quick=True)
+    assert summary["quick"] is True and summary["notebooks"][0]["results"]["metrics"] == {"quick": True}
+    assert "with the quick recipes" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_recorded_minutes_list_every_machine_kind_and_mark_this_one(tmp_path):
+    runs = tmp_path / "runs.json"
+    runs.write_text(json.dumps([{"commit": "abc1234", "machine": {"kind": "CPU with AMX", "name": "Xeon", "threads": 2},
+                                 "minutes": {"02_grounding": 13.58},
+                                 "quick": {"02_grounding": {"minutes": 3.4, "metrics": {"acc@0.5": 0.61}}}}]))
+    lines = recorded_minutes("02_grounding", runs).splitlines()
+    assert f"(this machine: {machine()['kind']})" in lines[0] and len(lines) == 1 + len(MACHINE_KINDS)
+    assert "13.6 min; quick recipe 3.4 min (acc@0.5 0.610)" in lines[1] and "commit abc1234" in lines[1]
+    assert all("not measured yet" in line for line in lines[2:])
+
+
+def test_the_recorded_demo_runs_are_well_formed():
+    runs = json.loads(DEMO_RUNS.read_text())
+    assert {run["machine"]["kind"] for run in runs} <= set(MACHINE_KINDS)
+    for run in runs:
+        assert set(run["minutes"]) <= set(NOTEBOOK_STAGE) and all(m > 0 for m in run["minutes"].values())
+        assert set(run.get("quick", {})) <= set(run["minutes"]) and len(run["commit"]) >= 7

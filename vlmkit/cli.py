@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                                            "in a clone of the repository, or pass --notebooks.")
     demo.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of the numbered notebooks")
     demo.add_argument("--out", type=Path, default=Path("outputs/demo"), help="where the executed notebooks go")
+    demo.add_argument("--quick", action="store_true", help="the quick recipes (a quarter of the steps; "
+                                                             "checkpoints/quick/)")
 
     train = commands.add_parser("train", help="train one stage with its recipe",
                                 description="Train STAGE as its notebook does (from the previous stage's checkpoint, "
@@ -53,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="change recipe fields, e.g. --set steps=200 lr=1e-3 (see vlmkit.train.recipes)")
     train.add_argument("--from", type=Path, default=None, dest="start", metavar="CHECKPOINT",
                        help="start from this checkpoint instead of the previous stage's")
+    train.add_argument("--quick", action="store_true", help="the quick recipe: a quarter of the steps, saved in "
+                                                              "checkpoints/quick/ (vlmkit.train.recipes.Recipe.quick)")
     train.add_argument("--profile", choices=("tiny", "full"), default=None, help="default: VLMKIT_PROFILE or tiny")
     train.add_argument("--checkpoint-dir", type=Path, default=None,
                        help="where stages are saved (default: VLMKIT_CHECKPOINT_DIR or checkpoints/)")
@@ -194,7 +198,7 @@ def _demo(args: argparse.Namespace) -> int:
     from vlmkit.train.profiles import load_profile
 
     load_profile()
-    summary = run_series(args.notebooks, args.out)
+    summary = run_series(args.notebooks, args.out, quick=args.quick)
     print((args.out / "summary.md").read_text())
     print(f"executed notebooks and summary in {args.out}/ ({len(summary['notebooks'])} notebooks)")
     return 0
@@ -209,12 +213,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.checkpoint_dir is not None:
         os.environ[CHECKPOINT_ENV] = str(args.checkpoint_dir)
     profile = load_profile(args.profile)
-    recipe = profile.recipe(args.stage, **parse_assignments(args.assignments))
+    recipe = profile.recipe(args.stage, quick=args.quick, **parse_assignments(args.assignments))
     print(recipe)
     start = load_model(args.start) if args.start else None
     results = train_stage(args.stage, profile, recipe, start=start, **_training_data(args))
     print(json.dumps(results["metrics"], indent=1, default=float))
-    print(f"saved to {stage_dir(args.stage)}")
+    print(f"saved to {stage_dir(args.stage, recipe)}")
     return 0
 
 

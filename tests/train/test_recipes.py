@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from vlmkit.train.profiles import load_profile
-from vlmkit.train.recipes import (RECIPES, STAGES, CombinedRecipe, GroundRecipe, SegmentRecipe, parse_assignments,
-                                  recipe_for)
+from vlmkit.train.recipes import (QUICK_FRACTION, RECIPES, STAGES, CombinedRecipe, GroundRecipe, SegmentRecipe,
+                                  parse_assignments, recipe_changes, recipe_for)
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK_STAGE = {"01_captioning": "01_captioning", "02_grounding": "02_grounding",
@@ -103,3 +103,28 @@ def test_assignments_parse_to_typed_values():
         {"steps": 200, "lr": 1e-3, "task_weights": {"ground": 1}, "name": "abc"}
     with pytest.raises(ValueError, match="key=value"):
         parse_assignments(["steps"])
+
+
+def test_the_quick_recipe_scales_every_step_count_and_nothing_else():
+    series, quick = recipe_for("02_grounding", "tiny"), recipe_for("02_grounding", "tiny", quick=True)
+    assert (quick.steps, quick.first_token_steps, quick.attribute_pair_steps, quick.codec_steps) == (
+        round(series.steps * QUICK_FRACTION), round(series.first_token_steps * QUICK_FRACTION),
+        round(series.attribute_pair_steps * QUICK_FRACTION), round(series.codec_steps * QUICK_FRACTION))
+    assert quick.warmup_steps == series.warmup_steps and quick.lr == series.lr and quick.eval_size == series.eval_size
+    assert recipe_for("04_combined", "tiny", quick=True).cycle_steps == round(100 * QUICK_FRACTION)
+    # overrides apply to the quick recipe, and CI's smoke sizes win over it
+    assert recipe_for("01_captioning", "tiny", quick=True, lr=1e-3).lr == 1e-3
+    assert recipe_for("02_grounding", "tiny", smoke=True, quick=True).steps == GroundRecipe.smoke_sizes["steps"]
+
+
+def test_recipe_changes_name_what_differs_from_the_nearest_series_recipe():
+    assert recipe_changes("02_grounding", recipe_for("02_grounding", "tiny")) == (False, {})
+    assert recipe_changes("02_grounding", recipe_for("02_grounding", "full")) == (False, {})
+    assert recipe_changes("02_grounding", recipe_for("02_grounding", "tiny", smoke=True)) == (False, {})
+    assert recipe_changes("02_grounding", recipe_for("02_grounding", "tiny", quick=True)) == (True, {})
+    assert recipe_changes("02_grounding", recipe_for("02_grounding", "tiny", first_token_steps=0)) == (
+        False, {"first_token_steps": 0})
+    assert recipe_changes("01_captioning", recipe_for("01_captioning", "tiny", quick=True, lr=1e-3)) == (
+        True, {"lr": 1e-3})
+    with pytest.raises(ValueError, match="not a recipe of stage '01_captioning'"):
+        recipe_changes("01_captioning", recipe_for("02_grounding", "tiny"))

@@ -108,3 +108,42 @@ def test_training_on_your_data_scores_its_held_out_rows_and_resumes(micro_model,
     grounding = recipe_for("02_grounding", "tiny", smoke=True, steps=2, batch_size=4)
     results = train_stage("02_grounding", profile, grounding, start=micro_model, data=your_rows.split("train"))
     assert results["metrics"] == {} and results["train_steps"] == 2  # no held-out rows: trained, not scored
+
+
+def test_an_exercise_run_trains_into_scratch_and_leaves_the_series_checkpoint_alone(micro_model, tmp_path,
+                                                                                     monkeypatch, capsys):
+    from vlmkit.train.stages import previous_stage, record_results, save_stage, stage_dir, stage_trainer
+
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path))
+    tiny = load_profile("tiny")
+    series = recipe_for("01_captioning", "tiny", smoke=True, batch_size=4, steps=2)
+    assert stage_dir("01_captioning", series) == tmp_path / "scratch" / "01_captioning-batch_size=4,steps=2"
+    series_model = tmp_path / "01_captioning" / "model.safetensors"
+    save_stage(micro_model, "01_captioning")  # the series' checkpoint, as notebook 01 leaves it
+    before = series_model.read_bytes()
+
+    trainer = stage_trainer("01_captioning", micro_model, tiny.training_stream("caption", micro_model.codec, series),
+                            series)
+    assert "trains into" in capsys.readouterr().out
+    trainer.train()
+    folder = save_stage(micro_model, "01_captioning", trainer)
+    record = record_results("01_captioning", {"bleu4": 0.1}, trainer)
+    assert folder == stage_dir("01_captioning", series) and (folder / "results.json").is_file()
+    assert record["train_steps"] == 2 and "train_minutes" in record
+    assert series_model.read_bytes() == before and not (tmp_path / "01_captioning" / "results.json").exists()
+    # the next notebook resumes the series' checkpoint; the quick series keeps its own
+    assert stage_dir("01_captioning", quick=True) == tmp_path / "quick" / "01_captioning"
+    assert stage_dir("02_grounding", recipe_for("02_grounding", "tiny", quick=True)) == tmp_path / "quick" / "02_grounding"
+    previous_stage("01_captioning", stand_in=lambda: pytest.fail("the series' checkpoint is there"))
+    stand_in = previous_stage("01_captioning", stand_in=lambda: "stand-in", quick=True)
+    assert stand_in == "stand-in" and "quick/01_captioning" in capsys.readouterr().out
+
+
+def test_scratch_folder_names_stay_short_and_distinct():
+    from vlmkit.train.stages import stage_dir
+
+    weights = [recipe_for("04_combined", "tiny", task_weights={"ground": float(w), "caption": 1.0, "point": 2.0,
+                                                                 "describe": 3.0, "locate_segment": 4.0})
+               for w in (1, 2)]
+    names = [stage_dir("04_combined", r).name for r in weights]
+    assert names[0] != names[1] and all(len(n) <= len("04_combined-") + 60 for n in names)

@@ -385,11 +385,13 @@ def test_a_stage_saved_by_its_trainer_is_not_written_twice(tmp_path, monkeypatch
 
     monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path))
     model, stream = _fresh()
-    trainer = stages.stage_trainer("01_captioning", model, stream, CaptionRecipe(steps=3, batch_size=4))
+    recipe = CaptionRecipe(steps=3, batch_size=4)
+    trainer = stages.stage_trainer("01_captioning", model, stream, recipe)
     trainer.train()
-    written = (tmp_path / "01_captioning" / "model.safetensors").stat().st_mtime_ns
-    assert stages.save_stage(model, "01_captioning", trainer) == tmp_path / "01_captioning"
-    assert (tmp_path / "01_captioning" / "model.safetensors").stat().st_mtime_ns == written
+    folder = stages.stage_dir("01_captioning", recipe)  # not the series' recipe: a scratch folder
+    written = (folder / "model.safetensors").stat().st_mtime_ns
+    assert stages.save_stage(model, "01_captioning", trainer) == folder
+    assert (folder / "model.safetensors").stat().st_mtime_ns == written
     trainer.train(until_step=3)  # nothing new; a save elsewhere still writes
     assert stages.save_stage(model, "02_grounding", trainer) == tmp_path / "02_grounding"
     assert (tmp_path / "02_grounding" / "model.safetensors").is_file()

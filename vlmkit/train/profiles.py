@@ -90,9 +90,10 @@ class Profile:
         config = self.config()
         return Codec(fmt or config.codec_format, config.codec_bins)
 
-    def recipe(self, stage: str, **overrides) -> Recipe:
-        """The training recipe of ``stage``, at CI sizes in smoke mode (:mod:`vlmkit.train.recipes`)."""
-        return recipe_for(stage, self.name, smoke=smoke_mode(), **overrides)
+    def recipe(self, stage: str, quick: bool = False, **overrides) -> Recipe:
+        """The training recipe of ``stage`` (the quick one with ``quick``), at CI sizes in smoke
+        mode (:mod:`vlmkit.train.recipes`)."""
+        return recipe_for(stage, self.name, smoke=smoke_mode(), quick=quick, **overrides)
 
     def training_stream(self, task: str, codec: Codec, recipe: Recipe | None = None, seed: int = 0,
                         single_object_examples: int | None = None, scenes: int | None = None) -> Stream:

@@ -3,11 +3,18 @@
 :func:`previous_stage` loads it, or — when it is missing — says so and trains a short
 stand-in, so any notebook runs on its own. :func:`record_results` writes a stage's
 headline metrics next to its checkpoint, where ``make demo`` collects them.
+
+Where a stage saves depends on its recipe (:func:`stage_dir`): the series' recipe in
+``checkpoints/NAME``, the quick one in ``checkpoints/quick/NAME``, any other (an exercise's
+``overrides``) in ``checkpoints/scratch/``, so an experiment never replaces the checkpoint the
+next notebook resumes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,22 +26,47 @@ from vlmkit.text.codecs import Codec
 from vlmkit.text.tasks import TASK_NEEDS, MixtureStream, Stream, usable_rows
 from vlmkit.text.tokenizer import readable_rows
 from vlmkit.train.profiles import Profile, checkpoint_root, load_profile
-from vlmkit.train.recipes import STAGES, GroundRecipe, Recipe, SegmentRecipe
+from vlmkit.train.recipes import STAGES, GroundRecipe, Recipe, SegmentRecipe, recipe_changes
 from vlmkit.train.streams import stored_stream
 from vlmkit.train.trainer import Trainer
 
 RESULTS_FILE = "results.json"
+QUICK_DIR, SCRATCH_DIR = "quick", "scratch"
 
 
-def stage_dir(name: str) -> Path:
+def stage_dir(name: str, recipe: Recipe | None = None, quick: bool = False) -> Path:
+    """Where stage ``name`` keeps its checkpoint when trained with ``recipe`` (default: the
+    series' recipe, the quick one with ``quick``); see the module doc."""
     if name not in STAGES:
         raise ValueError(f"unknown stage {name!r}; stages are {STAGES}")
-    return checkpoint_root() / name
+    changes = {}
+    if recipe is not None:
+        quick, changes = recipe_changes(name, recipe)
+    if changes:
+        return checkpoint_root() / SCRATCH_DIR / f"{name}-{_slug(changes, quick)}"
+    return checkpoint_root() / QUICK_DIR / name if quick else checkpoint_root() / name
 
 
-def previous_stage(name: str, stand_in: Callable[[], MiniVLM]) -> MiniVLM:
-    """The model saved by stage ``name``; if there is none, ``stand_in()`` with a message."""
-    path = stage_dir(name)
+def _slug(changes: dict, quick: bool) -> str:
+    """A folder name that says what changed (``steps=100``), hashed where it would be long."""
+    text = ",".join(["quick"] * quick + [f"{k}={json.dumps(v, sort_keys=True, default=str)}" for k, v in
+                                         sorted(changes.items())])
+    text = re.sub(r"[^A-Za-z0-9=.,_-]+", "_", text)
+    return text if len(text) <= 60 else f"{text[:50]}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def _folder_of(name: str, trainer: Trainer | None) -> Path:
+    """The folder of stage ``name`` that ``trainer`` trained into, else the series' folder."""
+    folder = trainer.output_dir if trainer is not None else None
+    if folder is not None and (folder.name == name or folder.name.startswith(f"{name}-")):
+        return folder
+    return stage_dir(name)
+
+
+def previous_stage(name: str, stand_in: Callable[[], MiniVLM], quick: bool = False) -> MiniVLM:
+    """The model saved by stage ``name`` (by its quick recipe with ``quick``); if there is none,
+    ``stand_in()`` with a message."""
+    path = stage_dir(name, quick=quick)
     try:
         model = load_model(path)
     except CheckpointError as err:
@@ -63,24 +95,33 @@ def stage_trainer(name: str, model: MiniVLM, stream, recipe: Recipe, evaluate=No
     restart it continues the interrupted run from its last save instead of starting over
     (:meth:`Trainer.resume_if_saved`)."""
     config = recipe.train_config(save_every=max(recipe.steps // 20, 25))
-    trainer = Trainer(model, stream, config, output_dir=stage_dir(name), evaluate=evaluate)
+    folder = stage_dir(name, recipe)
+    if folder.parent.name == SCRATCH_DIR:
+        print(f"This recipe is not the series' ({folder.name.removeprefix(name + '-')}): it trains into {folder}, "
+              f"and the checkpoint the next notebook resumes stays as it is.")
+    trainer = Trainer(model, stream, config, output_dir=folder, evaluate=evaluate)
     trainer.resume_if_saved()
     return trainer
 
 
 def save_stage(model: MiniVLM, name: str, trainer: Trainer | None = None) -> Path:
-    """Save the stage's checkpoint (with the trainer's state and history when given)."""
+    """Save the stage's checkpoint (with the trainer's state and history when given), into the
+    folder its trainer trained into (:func:`stage_dir`)."""
+    folder = _folder_of(name, trainer)
     if trainer is not None:
-        if trainer.saved == (stage_dir(name), trainer.step):
-            return stage_dir(name)  # the stage's trainer saved exactly this at its last step
-        return trainer.save(stage_dir(name))
-    return save_checkpoint(model, stage_dir(name))
+        if trainer.saved == (folder, trainer.step):
+            return folder  # the stage's trainer saved exactly this at its last step
+        return trainer.save(folder)
+    return save_checkpoint(model, folder)
 
 
-def record_results(name: str, metrics: dict, **extra) -> dict:
-    """Write the stage's headline metrics to ``<checkpoint>/results.json`` and return them."""
+def record_results(name: str, metrics: dict, trainer: Trainer | None = None, **extra) -> dict:
+    """Write the stage's headline metrics (and, given its ``trainer``, its steps and training
+    minutes) to ``results.json`` beside its checkpoint, and return them."""
+    if trainer is not None:
+        extra = {"train_steps": trainer.step, "train_minutes": round(trainer.train_seconds / 60, 2), **extra}
     record = {"stage": name, "metrics": metrics, **extra}
-    path = stage_dir(name)
+    path = _folder_of(name, trainer)
     path.mkdir(parents=True, exist_ok=True)
     (path / RESULTS_FILE).write_text(json.dumps(record, indent=1, default=float))
     return record
@@ -191,7 +232,8 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
     if start is not None:
         model = start
     elif stage in PREVIOUS_STAGE:
-        model = previous_stage(PREVIOUS_STAGE[stage], stand_in=lambda: short_captioning_model(profile))
+        model = previous_stage(PREVIOUS_STAGE[stage], stand_in=lambda: short_captioning_model(profile),
+                               quick=recipe_changes(stage, recipe)[0])
     else:
         model = profile.new_model()
     tasks = recipe.tasks()
@@ -216,4 +258,4 @@ def train_stage(stage: str, profile: Profile, recipe: Recipe, start: MiniVLM | N
     save_stage(model, stage, trainer)
     headline = metrics[tasks[0]] if len(tasks) == 1 and metrics else \
         {f"{t}/{k}": v for t, m in metrics.items() for k, v in m.items()}
-    return record_results(stage, headline, train_steps=trainer.step, train_minutes=round(trainer.train_seconds / 60, 2))
+    return record_results(stage, headline, trainer)
