@@ -1,0 +1,45 @@
+"""Verdicts printed by the notebooks follow the numbers they are given, noise included."""
+
+import math
+
+import pytest
+
+from vlmkit.evaluation.verdicts import change_verdict, gap_in_standard_errors, race_verdict
+
+
+def test_gap_is_measured_in_standard_errors_of_two_shares():
+    # 0.8 and 0.5 of 100 questions: se = sqrt((0.16 + 0.25) / 100) = 0.064
+    assert gap_in_standard_errors(0.8, 0.5, 100) == pytest.approx(0.3 / math.sqrt(0.0041))
+    assert gap_in_standard_errors(0.5, 0.5, 100) == 0.0
+    assert math.isinf(gap_in_standard_errors(1.0, 0.0, 100))
+
+
+def test_a_large_lead_is_called_more_than_noise_and_a_small_one_a_draw():
+    race = {"tags": {"acc@0.5": 0.047}, "loc": {"acc@0.5": 0.020}, "box head": {"acc@0.5": 0.783}}
+    verdict = race_verdict(race, "acc@0.5", 300)
+    assert verdict.startswith("box head leads on acc@0.5 with 0.783, 0.736 ahead of tags (0.047)")
+    assert verdict.endswith("more than noise.")
+    close = race_verdict({"tags": {"acc@0.5": 0.047}, "loc": {"acc@0.5": 0.020}}, "acc@0.5", 300)
+    assert "within the noise" in close and "does not tell tags and loc apart" in close
+    # the same gap over many more questions is a difference
+    assert race_verdict({"tags": {"acc@0.5": 0.047}, "loc": {"acc@0.5": 0.020}}, "acc@0.5", 5000).endswith(
+        "more than noise.")
+
+
+def test_changes_are_gained_lost_or_held_by_the_noise():
+    assert change_verdict(0.07, 0.77, 150) == "gained 0.700"
+    assert change_verdict(0.952, 0.954, 150).startswith("held (+0.002")
+    assert change_verdict(0.90, 0.60, 150) == "lost 0.300"
+    # lower is better (a distance, a loss): a fall is a gain
+    assert change_verdict(0.4, 0.1, 150, higher_is_better=False) == "gained 0.300"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: race_verdict({"a": {"x": 0.1}}, "x", 10), "at least two entrants"),
+    (lambda: race_verdict({"a": {"x": 0.1}, "b": {"y": 0.2}}, "x", 10), "not scored for"),
+    (lambda: gap_in_standard_errors(0.5, 1.5, 10), r"shares or means in \[0, 1\]"),
+    (lambda: gap_in_standard_errors(0.5, 0.4, 0), "at least 1"),
+])
+def test_bad_input_is_refused_with_a_reason(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
