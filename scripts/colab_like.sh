@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# What a Colab learner gets, repeated on any machine: a new virtualenv, vlmkit installed the way
-# the notebooks' first cell installs it (pip, not editable; this checkout's path in place of the
-# GitHub URL), and each notebook copied alone into an empty folder and executed there at CI
-# sizes. No notebook finds the previous one's checkpoint, so 02-04 must train their stand-ins,
+# What a Colab learner gets, repeated on any machine: a new virtualenv, vlmkit installed with the
+# notebooks' own install line (read from notebook 01's first cell; this checkout's committed HEAD,
+# git+file://, in place of the GitHub URL: pip clones it and builds a wheel, as on Colab), and
+# each notebook copied alone into an empty folder and executed there at CI sizes. No notebook finds the previous one's checkpoint, so 02-04 must train their stand-ins,
 # and notebook 03's real-photo section must run from the COCO sample packaged with vlmkit.
 #
 #   bash scripts/colab_like.sh [WORK_DIR]        (default: a new temporary folder)
@@ -14,10 +14,14 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d -t vlmkit-colab-XXXX)}
 constraints=${CONSTRAINTS:-$repo/constraints.txt}
 mkdir -p "$work"
-echo ">> new virtualenv in $work/venv; pip install $repo (not editable) + a Jupyter kernel"
+# the requirement of the cell's `%pip install -q "vlmkit @ git+https://..."`, pointed at this checkout
+requirement=$(grep -o '"vlmkit @ git+https://github.com/[^"]*' "$repo/notebooks/01_captioning.ipynb" | head -1 \
+  | tr -d '"' | sed "s#git+https://github.com/[^ ]*#git+file://$repo#")
+[[ $requirement == "vlmkit @ git+file://"* ]] || { echo "no install line found in notebook 01's first cell"; exit 1; }
+echo ">> new virtualenv in $work/venv; pip install '$requirement' (the notebooks' line) + a Jupyter kernel"
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --upgrade pip
-"$work/venv/bin/python" -m pip install --quiet -c "$constraints" "$repo" papermill ipykernel ipywidgets
+"$work/venv/bin/python" -m pip install --quiet -c "$constraints" "$requirement" papermill ipykernel ipywidgets
 status=0
 for notebook in "$repo"/notebooks/[0-9][0-9]_*.ipynb; do
   name=$(basename "$notebook" .ipynb)

@@ -116,3 +116,32 @@ def test_captioning_scores_content_on_shapeworld_and_not_on_real_captions(micro_
     assert metrics["object_f1"] == metrics["exact"] == metrics["parse_rate"] == 1.0
     real = [{**row, "captions": ["A man rides a horse on the beach."]} for row in rows]
     assert "object_f1" not in evaluate.evaluate_captioning(micro_model, real, progress=False).metrics
+
+
+def test_exact_captions_are_marked_and_the_other_scenes_baseline_scores_them_against_the_wrong_scene(
+        micro_model, monkeypatch):
+    import vlmkit.evaluation.evaluate as evaluate
+    from vlmkit.data.shapeworld import ShapeWorld
+
+    rows = list(ShapeWorld().dataset("val", 4, progress=False))
+    placed = {row["image_id"]: row["captions"][1] for row in rows}
+    placed[rows[0]["image_id"]] = "a big mauve blob"  # outside the grammar: wrong, never a crash
+    monkeypatch.setattr(evaluate, "predict", lambda model, examples, *a, **k: [placed[ex.row["image_id"]] for ex in examples])
+    result = evaluate.evaluate_captioning(micro_model, rows, progress=False)
+    assert evaluate.captions_exact(result) == [False, True, True, True]
+    baseline = evaluate.captions_of_other_scenes(result)
+    assert baseline["object_f1"] < result.metrics["object_f1"] and baseline["cider"] < result.metrics["cider"]
+    assert baseline["exact"] < 0.5
+    with pytest.raises(ValueError, match="at least two scenes"):
+        evaluate.captions_of_other_scenes(evaluate.Scored({}, result.examples[:1], result.answers[:1]))
+
+
+def test_one_per_scene_keeps_the_first_query_of_each_image_in_order():
+    from vlmkit.evaluation.evaluate import Scored, one_per_scene
+    from vlmkit.text.tasks import Example
+
+    images = ["a", "b", "a", "c", "b"]
+    examples = [Example(task="ground", image=None, prompt="", answer="", row={"image_id": i}) for i in images]
+    result = Scored({}, examples, [""] * 5)
+    assert one_per_scene(result, [2, 0, 1, 4, 3]) == [2, 1, 3]
+    assert one_per_scene(result, []) == []

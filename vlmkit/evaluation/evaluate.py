@@ -205,6 +205,39 @@ def evaluate_captioning(model: MiniVLM, rows: Sequence[dict], batch_size: int = 
     return Scored(metrics, examples, answers)
 
 
+def one_per_scene(result: Scored, order: Sequence[int]) -> list[int]:
+    """The indices of ``order`` (queries of ``result``), keeping only the first query of each
+    image: a gallery of distinct scenes rather than one scene asked about several times."""
+    seen, kept = set(), []
+    for i in order:
+        image = result.examples[i].row["image_id"]
+        if image not in seen:
+            seen.add(image)
+            kept.append(i)
+    return kept
+
+
+def captions_exact(result: Scored) -> list[bool]:
+    """For each caption of :func:`evaluate_captioning`'s ``result``: does it name exactly its
+    scene's objects (ShapeWorld's grammar; False for a caption outside it)?"""
+    return [caption_object_metrics([read_caption(answer)], [caption_truth(ex.row["captions"])])["exact"] == 1.0
+            for ex, answer in zip(result.examples, result.answers)]
+
+
+def captions_of_other_scenes(result: Scored) -> dict[str, float]:
+    """The baseline of :func:`evaluate_captioning`: the same captions, each scored against the
+    next scene's references, i.e. what a caption that ignores its image would score."""
+    if len(result.examples) < 2:
+        raise ValueError("a baseline of captions of other scenes needs at least two scenes")
+    rows = [ex.row for ex in result.examples]
+    others = rows[1:] + rows[:1]
+    metrics = caption_metrics(dict(enumerate(result.answers)), {i: list(r["captions"]) for i, r in enumerate(others)})
+    truths = [caption_truth(r["captions"]) for r in others]
+    if all(truth is not None for truth in truths):
+        metrics |= caption_object_metrics([read_caption(answer) for answer in result.answers], truths)
+    return metrics
+
+
 def caption_truth(references: Sequence[str]) -> list[NamedObject] | None:
     """The objects a scene holds, read from its reference captions (the one naming the most
     regions); ``None`` when no reference is in ShapeWorld's grammar (real photos)."""
