@@ -28,3 +28,17 @@ def test_series_runs_notebooks_in_order_and_quotes_only_this_runs_results(tmp_pa
     table = (tmp_path / "out" / "summary.md").read_text()
     assert "bleu4 0.500" in table and "0.99" not in table and "(none recorded)" in table
     assert (tmp_path / "out" / "01_captioning.ipynb").is_file()
+
+
+def test_an_earlier_runs_summary_is_gone_while_the_series_runs(tmp_path, monkeypatch):
+    """A book built during a run shows no summary rather than an earlier run's numbers."""
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    out, notebooks = tmp_path / "out", tmp_path / "notebooks"
+    notebooks.mkdir()
+    out.mkdir()
+    for name in ("summary.json", "summary.md"):
+        (out / name).write_text("from an earlier run")
+    _notebook(notebooks / "01_captioning.ipynb",
+              f"import pathlib\nassert not any(pathlib.Path({str(out)!r}).glob('summary.*'))")
+    run_series(notebooks, out)  # papermill raises if the notebook's assertion fails
+    assert json.loads((out / "summary.json").read_text())["notebooks"][0]["notebook"] == "01_captioning.ipynb"
