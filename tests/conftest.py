@@ -1,7 +1,8 @@
-"""Shared test fixtures: the real COCO sample, and a deterministic hypothesis profile."""
+"""Shared test fixtures: the real COCO sample, a deterministic hypothesis profile, a headless browser."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -79,3 +80,24 @@ def real_tokenizer(smollm2_gguf):
     from vlmkit.text.tokenizer import load_gguf_tokenizer
 
     return load_gguf_tokenizer(smollm2_gguf, Codec("loc", 1000))
+
+
+@pytest.fixture(scope="session")
+def screenshot_tools():
+    """scripts/app_screenshot.py as a module: its selenium functions drive every browser test."""
+    spec = importlib.util.spec_from_file_location("app_screenshot", REPO_ROOT / "scripts" / "app_screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def chromium(screenshot_tools):
+    """A headless Chromium under selenium, quit after the test; skipped, saying what to install,
+    where there is none (.ci/run installs Debian's)."""
+    why = screenshot_tools.missing_browser()
+    if why:
+        pytest.skip(f"no headless browser test: {why}")
+    driver = screenshot_tools.browser()
+    yield driver
+    driver.quit()

@@ -1,7 +1,6 @@
 """`vlmkit app`: the page's logic on good and bad uploads, then the page itself in a headless
-Chromium (skipped, with the reason, where no browser is installed)."""
+Chromium (the ``chromium`` fixture of conftest.py: skipped, with the reason, where no browser is installed)."""
 
-import importlib.util
 import socket
 from pathlib import Path
 
@@ -10,8 +9,6 @@ import pytest
 from PIL import Image
 
 from vlmkit.app import TASKS, answer, examples
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -75,33 +72,24 @@ def test_the_examples_of_a_tiny_model_speak_its_words(micro_model, tmp_path):
 
 
 # ---- the page in a real browser --------------------------------------------------------------
-def _shot():
-    spec = importlib.util.spec_from_file_location("app_screenshot", ROOT / "scripts" / "app_screenshot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def test_the_page_answers_an_upload_and_shows_a_bad_uploads_message_in_a_browser(micro_model, scene, tmp_path):
-    shot = _shot()
-    why = shot.missing_browser()
+def test_the_page_answers_an_upload_and_shows_a_bad_uploads_message_in_a_browser(
+        micro_model, scene, tmp_path, chromium, screenshot_tools):
+    why = screenshot_tools.missing_browser("gradio")
     if why:
         pytest.skip(f"no headless browser test: {why}")
     from vlmkit.app import launch
 
     page, url = launch(micro_model.eval(), port=_free_port(), block=False)
-    driver = shot.browser()
     try:
-        good = shot.ask(driver, url, scene, "the red circle", "ground")
+        good = screenshot_tools.ask(chromium, url, scene, "the red circle", "ground")
         assert good["drawn"] and good["answer"].startswith("<loc_") and not good["message"].startswith("This")
-        bad = shot.ask(driver, url, _bad_uploads(tmp_path)["notes.png"], "the red circle", "ground")
+        bad = screenshot_tools.ask(chromium, url, _bad_uploads(tmp_path)["notes.png"], "the red circle", "ground")
         assert bad["message"].startswith("This image cannot be used: cannot read image") and not bad["answer"]
     finally:
-        driver.quit()
         page.close()

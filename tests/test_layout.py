@@ -16,7 +16,7 @@ PACKAGE = ROOT / "vlmkit"
 # lowest first; a folder may import its own modules and those of the folders before it
 LAYERS = ["core", "data", "text", "model", "storage", "inference", "evaluation", "train"]
 RANK = {folder: rank for rank, names in enumerate(LAYERS) for folder in names.split("|")}
-TOP = len(LAYERS)  # cli, series, __init__, __main__: may import anything
+TOP = len(LAYERS)  # the top level (cli, series, book, app, __init__, __main__): may import anything
 
 
 def _module_name(path: Path) -> str:

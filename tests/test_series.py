@@ -62,3 +62,17 @@ def test_the_recorded_demo_runs_are_well_formed():
     for run in runs:
         assert set(run["minutes"]) <= set(NOTEBOOK_STAGE) and all(m > 0 for m in run["minutes"].values())
         assert set(run.get("quick", {})) <= set(run["minutes"]) and len(run["commit"]) >= 7
+
+
+def test_an_earlier_runs_summary_is_gone_while_the_series_runs(tmp_path, monkeypatch):
+    """A book built during a run shows no summary rather than an earlier run's numbers."""
+    monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    out, notebooks = tmp_path / "out", tmp_path / "notebooks"
+    notebooks.mkdir()
+    out.mkdir()
+    for name in ("summary.json", "summary.md"):
+        (out / name).write_text("from an earlier run")
+    _notebook(notebooks / "01_captioning.ipynb",
+              f"import pathlib\nassert not any(pathlib.Path({str(out)!r}).glob('summary.*'))")
+    run_series(notebooks, out)  # papermill raises if the notebook's assertion fails
+    assert json.loads((out / "summary.json").read_text())["notebooks"][0]["notebook"] == "01_captioning.ipynb"

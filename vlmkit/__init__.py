@@ -7,7 +7,8 @@ The calls most code needs::
 The folders, lowest layer first (each imports only those before it): ``core`` (geometry),
 ``data`` (rows), ``text`` (codecs, tokenizer, tasks), ``model`` (MiniVLM), ``storage``
 (checkpoints, Hub), ``inference`` (answers), ``evaluation`` (metrics), ``train`` (loop,
-recipes, stages); ``cli`` and ``series`` run them from a shell.
+recipes, stages); ``cli`` and ``series`` run them from a shell, ``book`` renders the
+executed series as web pages.
 """
 
 from vlmkit import _moved

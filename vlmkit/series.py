@@ -69,6 +69,8 @@ def run_series(notebook_dir: Path, out: Path, quick: bool = False) -> dict:
     if not notebooks:
         raise FileNotFoundError(f"no numbered notebooks in {notebook_dir}")
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("summary.json", "summary.md"):  # an earlier run's, beside this run's notebooks (make book)
+        (out / stale).unlink(missing_ok=True)
     summary = {"profile": load_profile(announce=False).name, "quick": quick, "commit": _commit(notebook_dir),
                "machine": machine(), "notebooks": []}
     for nb in notebooks:
@@ -116,10 +118,15 @@ def _markdown(summary: dict) -> str:
     lines = [f"# vlmkit demo results (profile: {summary['profile']}{quick})", "",
              "| notebook | minutes | headline metrics |", "|---|---|---|"]
     for entry in summary["notebooks"]:
-        metrics = entry.get("results", {}).get("metrics", {})
-        shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
-        lines.append(f"| {entry['notebook']} | {entry['minutes']} | {shown or '(none recorded)'} |")
+        lines.append(f"| {entry['notebook']} | {entry['minutes']} | {headline_metrics(entry) or '(none recorded)'} |")
     return "\n".join(lines) + "\n"
+
+
+def headline_metrics(entry: dict) -> str:
+    """One summary entry's metrics as one line (``""`` when its stage recorded none): the demo's
+    summary and the book's index quote them alike."""
+    metrics = entry.get("results", {}).get("metrics", {})
+    return ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
 
 
 def main() -> None:
