@@ -309,3 +309,34 @@ def test_the_fault_injection_finds_issue_52s_wreck_where_a_backup_is_deleted_in_
     assert any(line.startswith("    PROBLEM save at step 2: unlink history.json: failed: CheckpointError: refusing to "
                                "save a checkpoint to") and ".ckpt.old: it is a non-empty directory that is not a "
                "vlmkit checkpoint (it holds history.json)" in line for line in lines), run.stdout
+
+
+def _summary(quick=False, commit="abc1234", kind="CPU with bf16", profile="tiny"):
+    return {"profile": profile, "quick": quick, "commit": commit, "arithmetic": "bf16",
+            "machine": {"kind": kind, "name": "AMD EPYC", "threads": 2},
+            "notebooks": [{"notebook": "02_grounding.ipynb", "minutes": 4.5 if quick else 17.4,
+                           "results": {"metrics": {"acc@0.5": 0.6 if quick else 0.9, "acc@0.75": 0.4}}}]}
+
+
+def test_a_demo_run_replaces_the_recorded_run_of_its_machine_kind(tmp_path):
+    record_demo = _script("record_demo")
+    runs = tmp_path / "runs.json"
+    older = {"commit": "old1234", "machine": {"kind": "CPU with bf16"}, "minutes": {"02_grounding": 20.0}}
+    runs.write_text(json.dumps([older, {"commit": "amx1234", "machine": {"kind": "CPU with AMX"},
+                                        "minutes": {"02_grounding": 13.6}}]))
+    entry = record_demo.run_entry(_summary(), _summary(quick=True))
+    assert entry["minutes"] == {"02_grounding": 17.4}
+    assert entry["quick"] == {"02_grounding": {"minutes": 4.5, "metrics": {"acc@0.5": 0.6}}}
+    recorded = record_demo.record(entry, runs)
+    assert [r["commit"] for r in recorded] == ["abc1234", "amx1234"] and older not in recorded
+
+
+@pytest.mark.parametrize("summary, quick, message", [
+    (_summary(commit="abc1234+changes"), None, "record runs of a committed tree"),
+    (_summary(profile="full"), None, "'full' profile"),
+    (_summary(quick=True), None, "give it with --quick"),
+    (_summary(), _summary(quick=True, kind="CPU with AMX"), "same kind of machine"),
+])
+def test_runs_that_are_not_the_tiny_series_on_a_commit_are_refused(summary, quick, message):
+    with pytest.raises(ValueError, match=message):
+        _script("record_demo").run_entry(summary, quick)

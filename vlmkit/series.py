@@ -22,7 +22,7 @@ import torch
 
 from vlmkit.train.profiles import load_profile
 from vlmkit.train.stages import RESULTS_FILE, stage_dir
-from vlmkit.train.trainer import cpu_has_bf16
+from vlmkit.train.trainer import cpu_has_bf16, resolve_mixed_precision
 
 DEMO_RUNS = Path(__file__).with_name("demo_runs.json")
 MACHINE_KINDS = ("CPU with AMX", "CPU with bf16", "CPU without bf16", "GPU")
@@ -72,7 +72,7 @@ def run_series(notebook_dir: Path, out: Path, quick: bool = False) -> dict:
     for stale in ("summary.json", "summary.md"):  # an earlier run's, beside this run's notebooks (make book)
         (out / stale).unlink(missing_ok=True)
     summary = {"profile": load_profile(announce=False).name, "quick": quick, "commit": _commit(notebook_dir),
-               "machine": machine(), "notebooks": []}
+               "machine": machine(), "arithmetic": resolve_mixed_precision("auto")[0], "notebooks": []}
     for nb in notebooks:
         stage = NOTEBOOK_STAGE.get(nb.stem)
         results = stage_dir(stage, quick=quick) / RESULTS_FILE if stage else None
