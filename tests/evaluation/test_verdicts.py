@@ -43,3 +43,17 @@ def test_changes_are_gained_lost_or_held_by_the_noise():
 def test_bad_input_is_refused_with_a_reason(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_binding_is_judged_against_a_random_pick_among_the_found_objects():
+    from vlmkit.evaluation.verdicts import binding_verdict
+
+    reads = {2: {"queries": 400, "on_some": 0.95, "on_named": 0.93, "chance": 0.475},
+             4: {"queries": 400, "on_some": 0.9, "on_named": 0.85, "chance": 0.225}}
+    assert "it reads the phrase" in binding_verdict(reads) and "94% of the way" in binding_verdict(reads)
+    # the old recipe's table (docs/experiments/binding.md): where, not which
+    guesses = {2: {"queries": 114, "on_some": 0.73, "on_named": 0.37, "chance": 0.365},
+               3: {"queries": 243, "on_some": 0.75, "on_named": 0.26, "chance": 0.25}}
+    assert binding_verdict(guesses).endswith("has not learned which object a phrase names.")
+    with pytest.raises(ValueError, match="no queries"):
+        binding_verdict({})

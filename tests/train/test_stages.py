@@ -147,3 +147,25 @@ def test_scratch_folder_names_stay_short_and_distinct():
                for w in (1, 2)]
     names = [stage_dir("04_combined", r).name for r in weights]
     assert names[0] != names[1] and all(len(n) <= len("04_combined-") + 60 for n in names)
+
+
+def test_the_run_without_the_curriculum_trains_a_copy_on_the_whole_task_from_the_first_step(micro_model, monkeypatch):
+    from vlmkit.train import stages
+
+    seen = {}
+
+    class Recording(stages.Trainer):
+        def __init__(self, model, stream, config, **kwargs):
+            seen.update(config=config, stream=stream)
+            super().__init__(model, stream, config, **kwargs)
+
+    monkeypatch.setattr(stages, "Trainer", Recording)
+    recipe = recipe_for("02_grounding", "tiny", smoke=True, batch_size=4, plain_steps=2, scenes=0)
+    before = {k: v.clone() for k, v in micro_model.state_dict().items()}
+    plain = stages.train_without_curriculum(micro_model, load_profile("tiny"), recipe)
+    config, stream = seen["config"], seen["stream"]
+    assert (config.steps, config.first_token_steps) == (2, 0)
+    first = [stream[i] for i in range(8)]
+    assert len({ex.row["image_id"] for ex in first}) == 8  # one question a scene, no pairs first
+    assert all(torch.equal(before[k], v) for k, v in micro_model.state_dict().items())  # the start is untouched
+    assert any(not torch.equal(before[k], v) for k, v in plain.state_dict().items())

@@ -57,3 +57,20 @@ def change_verdict(before: float, after: float, n: int, higher_is_better: bool =
 
 def _times(ratio: float) -> str:
     return "infinitely many times" if math.isinf(ratio) else f"{ratio:.1f} times"
+
+
+def binding_verdict(hits: Mapping[int, Mapping[str, float]]) -> str:
+    """Does a grounding model read *which* object a phrase names? Its share of questions answered
+    on the named object against chance (a random pick among the objects it found), pooled over
+    the object counts of ``hits`` (:func:`vlmkit.evaluation.evaluate.object_hits`)."""
+    queries = sum(h["queries"] for h in hits.values())
+    if queries < 1:
+        raise ValueError("object_hits counted no queries")
+    named, chance, found = (sum(h[k] * h["queries"] for h in hits.values()) / queries
+                            for k in ("on_named", "chance", "on_some"))
+    said = f"on the named object {named:.3f}, a random pick among the objects it found {chance:.3f}"
+    if named <= chance or gap_in_standard_errors(named, chance, queries) < NOISE_FACTOR:
+        return f"{said}: no better than the random pick, so it has not learned which object a phrase names."
+    share = (named - chance) / (found - chance) if found > chance else 1.0
+    return (f"{said}: it reads the phrase, and picks the named one of the objects it found "
+            f"{share:.0%} of the way from random to always.")

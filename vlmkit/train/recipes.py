@@ -134,9 +134,10 @@ class GroundRecipe(ObjectRecipe):
     attribute_pair_steps: int = 0
     examples_per_scene: int = 1
     codec_steps: int = 100  # steps per coordinate format in notebook 02's side-by-side experiment
+    plain_steps: int = 1000  # steps of notebook 02's run without the curriculum (stages.train_without_curriculum)
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "attribute_pair_steps": 5,
-                                   "first_token_steps": 10, "codec_steps": 4}
+                                   "first_token_steps": 10, "codec_steps": 4, "plain_steps": 4}
 
     def tasks(self) -> list[str]:
         return ["ground"]
