@@ -160,7 +160,7 @@ def test_the_run_without_the_curriculum_trains_a_copy_on_the_whole_task_from_the
             super().__init__(model, stream, config, **kwargs)
 
     monkeypatch.setattr(stages, "Trainer", Recording)
-    recipe = recipe_for("02_grounding", "tiny", smoke=True, batch_size=4, plain_steps=2, scenes=0)
+    recipe = recipe_for("02_grounding", "tiny", smoke=True, batch_size=4, plain_steps=2, plain_scenes=1000)
     before = {k: v.clone() for k, v in micro_model.state_dict().items()}
     plain = stages.train_without_curriculum(micro_model, load_profile("tiny"), recipe)
     config, stream = seen["config"], seen["stream"]

@@ -134,10 +134,14 @@ class GroundRecipe(ObjectRecipe):
     attribute_pair_steps: int = 0
     examples_per_scene: int = 1
     codec_steps: int = 100  # steps per coordinate format in notebook 02's side-by-side experiment
-    plain_steps: int = 1000  # steps of notebook 02's run without the curriculum (stages.train_without_curriculum)
+    # notebook 02's run without the curriculum (stages.train_without_curriculum): its steps, and the
+    # scenes it draws and reuses (a new scene for each of its questions would cost more than its steps)
+    plain_steps: int = 1000
+    plain_scenes: int = 2000
 
     smoke_sizes: ClassVar[dict] = {"steps": 20, "eval_size": 12, "attribute_pair_steps": 5,
-                                   "first_token_steps": 10, "codec_steps": 4, "plain_steps": 4}
+                                   "first_token_steps": 10, "codec_steps": 4, "plain_steps": 4,
+                                   "plain_scenes": 8}
 
     def tasks(self) -> list[str]:
         return ["ground"]

@@ -163,10 +163,10 @@ def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dic
 def train_without_curriculum(model: MiniVLM, profile: Profile, recipe: GroundRecipe) -> MiniVLM:
     """A copy of ``model`` (notebook 01's captioner) trained for ``recipe.plain_steps`` grounding
     steps with none of the curriculum: the whole box from the first step, 2-4 objects and every
-    kind of expression from the start, one question a scene. What the curriculum prevents shows
-    in its :func:`vlmkit.evaluation.evaluate.object_hits`."""
+    kind of expression from the start, one question a scene (of ``recipe.plain_scenes`` reused).
+    What the curriculum prevents shows in its :func:`vlmkit.evaluation.evaluate.object_hits`."""
     plain = recipe.with_overrides({"steps": recipe.plain_steps, "evaluations": 0, "first_token_steps": 0,
-                                   "attribute_pair_steps": 0, "examples_per_scene": 1})
+                                   "attribute_pair_steps": 0, "examples_per_scene": 1, "scenes": recipe.plain_scenes})
     candidate = MiniVLM(model.config, model.tokenizer)
     candidate.load_state_dict(model.state_dict())
     Trainer(candidate, profile.training_stream("ground", candidate.codec, plain), plain.train_config()).train()
