@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/python -m vlmkit.series --out outputs/demo
 
 test: $(STAMP) $(FIXTURE_STAMP)
-	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes)"
+	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes): the chapters, then notebooks/solutions/"
 	$(BIN)/python -m pytest tests
 	VLMKIT_SMOKE=1 VLMKIT_CHECKPOINT_DIR=$(CURDIR)/outputs/ci-checkpoints $(BIN)/python -m pytest --nbval-lax notebooks
 
