@@ -23,7 +23,7 @@ book: $(STAMP)
 	$(BIN)/python -m vlmkit.book --demo outputs/demo --out outputs/book
 
 test: $(STAMP) $(FIXTURE_STAMP)
-	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes)"
+	@echo ">> unit tests, then every notebook executed by nbval (CI smoke sizes): the chapters, then notebooks/solutions/"
 	$(BIN)/python -m pytest tests
 	VLMKIT_SMOKE=1 VLMKIT_CHECKPOINT_DIR=$(CURDIR)/outputs/ci-checkpoints $(BIN)/python -m pytest --nbval-lax notebooks
 

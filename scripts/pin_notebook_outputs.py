@@ -6,7 +6,7 @@ notebook at CI smoke sizes and writes back, for marked cells only, their stream 
 text with an execution count; every other cell stays stripped (no figures, no counts).
 nbstripout can keep outputs per cell but not execution counts per cell, hence this script.
 
-    VLMKIT_SMOKE=1 python scripts/pin_notebook_outputs.py notebooks/*.ipynb
+    VLMKIT_SMOKE=1 python scripts/pin_notebook_outputs.py notebooks/*.ipynb notebooks/solutions/*.ipynb
 """
 
 from __future__ import annotations
