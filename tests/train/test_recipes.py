@@ -31,9 +31,12 @@ def test_each_notebook_trains_with_its_stage_recipe_of_the_chosen_profile(name, 
     exec(source, namespace)  # as papermill runs it, then with the profile it injects
     namespace["profile"] = profile
     code = "\n".join("".join(c["source"]) for c in cells)
-    assert f'profile.recipe("{stage}", **overrides)' in code
-    recipe = load_profile(namespace["profile"], announce=False).recipe(stage, **namespace["overrides"])
-    assert recipe == RECIPES[profile][stage]
+    assert f'profile.recipe("{stage}", quick=quick, **overrides)' in code
+    recipe = load_profile(namespace["profile"], announce=False).recipe(stage, quick=namespace["quick"],
+                                                                       **namespace["overrides"])
+    assert recipe == RECIPES[profile][stage]  # the series' recipe unless the learner asks for another
+    quick = load_profile(namespace["profile"], announce=False).recipe(stage, quick=True)
+    assert quick == RECIPES[profile][stage].quick() and quick.steps < recipe.steps
 
 
 def test_the_full_profile_selects_the_full_recipes_not_the_tiny_ones():
