@@ -6,7 +6,7 @@ import pytest  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 
 from vlmkit.data.shapeworld import ShapeWorld  # noqa: E402
-from vlmkit.evaluation.viz import gallery  # noqa: E402
+from vlmkit.evaluation.viz import gallery, one_per_scene  # noqa: E402
 
 
 def _patches(fig, kind) -> int:
@@ -38,3 +38,10 @@ def test_a_figure_becomes_the_pixels_a_web_page_shows_with_the_point_drawn():
     assert image.mode == "RGB" and image.size == (100, 50) and not plt.fignum_exists(fig.number)
     pixels = np.asarray(image)
     assert ((pixels[:, :, 0] > 200) & (pixels[:, :, 1] < 80)).any()  # the red ring
+
+
+def test_one_per_scene_keeps_the_first_question_of_each_image_in_the_given_order():
+    rows = [{"image_id": scene} for scene in ("a", "a", "b", "c", "b", "a")]
+    assert one_per_scene(rows, [5, 4, 3, 2, 1, 0]) == [5, 4, 3]
+    assert one_per_scene(rows, range(6)) == [0, 2, 3]
+    assert one_per_scene(rows, []) == []

@@ -80,6 +80,17 @@ def _legend(fig: plt.Figure, truth: str, with_prediction: bool) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
 
 
+def one_per_scene(rows: Sequence[dict], indices: Sequence[int]) -> list[int]:
+    """The ``indices`` of ``rows``, in their order, but for the first of each image id: a
+    gallery of distinct scenes, not one scene asked about several objects."""
+    seen, kept = set(), []
+    for i in indices:
+        if rows[i]["image_id"] not in seen:
+            seen.add(rows[i]["image_id"])
+            kept.append(i)
+    return kept
+
+
 def gallery(rows: Sequence[dict], title: str, predictions: Sequence[dict] | None = None, columns: int = 4,
             truth: str = "both") -> plt.Figure:
     """A grid of unified-schema rows with their first expression; ``predictions`` (optional,
