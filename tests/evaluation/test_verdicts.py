@@ -21,6 +21,9 @@ def test_a_large_lead_is_called_more_than_noise_and_a_small_one_a_draw():
     assert verdict.endswith("more than noise.")
     close = race_verdict({"tags": {"acc@0.5": 0.047}, "loc": {"acc@0.5": 0.020}}, "acc@0.5", 300)
     assert "within the noise" in close and "does not tell tags and loc apart" in close
+    # a tie names no leader
+    assert race_verdict({"tags": {"acc@0.5": 0.0}, "loc": {"acc@0.5": 0.0}}, "acc@0.5", 300) == \
+        "tags and loc tie on acc@0.5 at 0.000: this run does not tell them apart."
     # the same gap over many more questions is a difference
     assert race_verdict({"tags": {"acc@0.5": 0.047}, "loc": {"acc@0.5": 0.020}}, "acc@0.5", 5000).endswith(
         "more than noise.")

@@ -41,6 +41,8 @@ def race_verdict(results: Mapping[str, Mapping[str, float]], metric: str, n: int
     ranked = sorted(results, key=lambda name: results[name][metric], reverse=True)
     first, second = ranked[0], ranked[1]
     a, b = results[first][metric], results[second][metric]
+    if a == b:
+        return f"{first} and {second} tie on {metric} at {a:.3f}: this run does not tell them apart."
     lead = f"{first} leads on {metric} with {a:.3f}, {a - b:.3f} ahead of {second} ({b:.3f})"
     ratio = _gap(results[first], results[second], metric, n)
     if ratio >= NOISE_FACTOR:
