@@ -47,7 +47,10 @@ def test_caption_metrics_perfect_and_disjoint():
     assert perfect["bleu4"] == pytest.approx(1.0, abs=1e-6)
     assert perfect["cider"] > 1.0
     wrong = caption_metrics({1: "xyz", 2: "qqq"}, refs)
-    assert wrong["bleu4"] < 1e-6 and wrong["cider"] == 0.0
+    assert wrong["bleu4"] < 1e-6 and wrong["cider"] == 0.0 and wrong["cider_se"] == 0.0
+    # CIDEr-D is the mean of the captions' own scores: one right, one wrong -> the spread of two
+    half = caption_metrics({1: "A red circle above a blue square.", 2: "qqq"}, refs)
+    assert half["cider"] > 0 and half["cider_se"] == pytest.approx(half["cider"])  # std of (2c, 0) / sqrt(2) == c
     with pytest.raises(ValueError, match="same ids"):
         caption_metrics({1: "a"}, refs)
 
@@ -68,6 +71,7 @@ def test_pointing_metrics_hand_computed():
     scores = pointing_metrics(predictions, [mask] * 3, targets)
     assert scores["inside"] == pytest.approx(1 / 3) and scores["parse_rate"] == pytest.approx(2 / 3)
     assert scores["mean_distance"] == pytest.approx((3.0 + 4.0) / 2)
+    assert scores["mean_distance_se"] == pytest.approx(0.5)  # std of (3, 4) / sqrt(2)
     assert scores["mean_distance_diag"] == pytest.approx(3.5 / np.hypot(10, 10))
     with pytest.raises(ValueError, match="as many predictions"):
         pointing_metrics(predictions, [mask], targets)
@@ -145,3 +149,11 @@ def test_one_per_scene_keeps_the_first_query_of_each_image_in_order():
     result = Scored({}, examples, [""] * 5)
     assert one_per_scene(result, [2, 0, 1, 4, 3]) == [2, 1, 3]
     assert one_per_scene(result, []) == []
+
+
+def test_standard_error_of_a_mean_says_when_there_is_none():
+    from vlmkit.evaluation.metrics import standard_error
+
+    assert standard_error([1.0, 2.0, 3.0]) == pytest.approx(1.0 / 3 ** 0.5)
+    assert standard_error([0.0]) == float("inf")  # one value: no estimate of its noise
+    assert np.isnan(standard_error([]))  # nothing to average

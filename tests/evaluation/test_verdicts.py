@@ -21,6 +21,9 @@ def test_a_large_lead_is_called_more_than_noise_and_a_small_one_a_draw():
     assert verdict.endswith("more than noise.")
     close = race_verdict({"tags": {"acc@0.5": 0.047}, "loc": {"acc@0.5": 0.020}}, "acc@0.5", 300)
     assert "within the noise" in close and "does not tell tags and loc apart" in close
+    # a tie names no leader
+    assert race_verdict({"tags": {"acc@0.5": 0.0}, "loc": {"acc@0.5": 0.0}}, "acc@0.5", 300) == \
+        "tags and loc tie on acc@0.5 at 0.000: this run does not tell them apart."
     # the same gap over many more questions is a difference
     assert race_verdict({"tags": {"acc@0.5": 0.047}, "loc": {"acc@0.5": 0.020}}, "acc@0.5", 5000).endswith(
         "more than noise.")
@@ -57,3 +60,58 @@ def test_binding_is_judged_against_a_random_pick_among_the_found_objects():
     assert binding_verdict(guesses).endswith("has not learned which object a phrase names.")
     with pytest.raises(ValueError, match="no queries"):
         binding_verdict({})
+
+
+def test_a_score_that_is_not_a_share_is_judged_by_its_own_standard_errors():
+    from vlmkit.evaluation.verdicts import metric_change
+
+    start = {"cider": 0.0, "cider_se": 0.0, "n": 150}
+    assert metric_change(start, {"cider": 0.93, "cider_se": 0.05, "n": 150}, "cider") == "gained 0.930"
+    # 0.1 apart with standard errors of 0.08 each: 0.9 standard errors, a draw
+    assert metric_change({"cider": 4.3, "cider_se": 0.08, "n": 150}, {"cider": 4.4, "cider_se": 0.08, "n": 150},
+                         "cider").startswith("held (+0.100")
+    # the same scores of different question sets compare through their standard errors
+    assert metric_change({"cider": 3.4, "cider_se": 0.1, "n": 100}, start, "cider") == "lost 3.400"
+    # a distance: smaller is better
+    far, near = {"mean_distance": 19.6, "mean_distance_se": 1.0, "n": 150}, {"mean_distance": 4.4,
+                                                                          "mean_distance_se": 0.3, "n": 150}
+    assert metric_change(far, near, "mean_distance") == "gained 15.200"
+    assert metric_change({**far, "mean_distance": float("nan")}, near, "mean_distance") == \
+        "no verdict: mean_distance is not a number before"
+
+
+def test_a_share_is_judged_by_its_questions_and_needs_the_same_ones():
+    from vlmkit.evaluation.verdicts import metric_change
+
+    assert metric_change({"acc@0.5": 0.952, "n": 150}, {"acc@0.5": 0.954, "n": 150}, "acc@0.5").startswith("held")
+    assert metric_change({"inside": 0.07, "n": 150}, {"inside": 0.77, "n": 150}, "inside") == "gained 0.700"
+    with pytest.raises(ValueError, match="count 150 and 100 questions"):
+        metric_change({"acc@0.5": 0.9, "n": 150}, {"acc@0.5": 0.8, "n": 100}, "acc@0.5")
+    with pytest.raises(ValueError, match=r"the after scores lack \['acc@0.5'\]"):
+        metric_change({"acc@0.5": 0.9, "n": 150}, {"miou": 0.8, "n": 150}, "acc@0.5")
+    with pytest.raises(ValueError, match=r"shares or means in \[0, 1\]"):  # CIDEr without its standard error
+        metric_change({"cider": 3.4, "n": 100}, {"cider": 4.4, "n": 100}, "cider")
+
+
+def test_a_race_on_a_score_that_is_not_a_share_uses_the_entrants_standard_errors():
+    race = {"without": {"cider": 0.927, "cider_se": 0.04}, "with": {"cider": 0.917, "cider_se": 0.04}}
+    assert race_verdict(race, "cider", 150).endswith("does not tell without and with apart.")
+    race["with"] |= {"cider": 1.2}
+    assert race_verdict(race, "cider", 150).startswith("with leads on cider with 1.200")
+    assert race_verdict(race, "cider", 150).endswith("more than noise.")
+
+
+def test_a_history_gives_each_recorded_station_its_change_and_says_what_is_missing():
+    from vlmkit.evaluation.verdicts import history_lines
+
+    lines = history_lines("cider", {"after 01": {"cider": 3.4, "cider_se": 0.1, "n": 100},
+                                    "before 02": None,
+                                    "start of 04": {"cider": 0.0, "cider_se": 0.0, "n": 150},
+                                    "after the mixture": {"cider": 4.4, "cider_se": 0.1, "n": 150}})
+    assert lines == ["after 01: cider 3.400 (100 questions)", "before 02: not recorded",
+                     "start of 04: cider 0.000 (150 questions), lost 3.400",
+                     "after the mixture: cider 4.400 (150 questions), gained 4.400"]
+    # a station recorded without the standard error (an older vlmkit): the numbers, no verdict
+    old = history_lines("cider", {"after 01": {"cider": 3.4, "n": 100}, "start": {"cider": 0.0, "cider_se": 0.0,
+                                                                                  "n": 150}})
+    assert old[1].startswith("start: cider 0.000 (150 questions), no verdict (")

@@ -38,3 +38,4 @@ def test_a_figure_becomes_the_pixels_a_web_page_shows_with_the_point_drawn():
     assert image.mode == "RGB" and image.size == (100, 50) and not plt.fignum_exists(fig.number)
     pixels = np.asarray(image)
     assert ((pixels[:, :, 0] > 200) & (pixels[:, :, 1] < 80)).any()  # the red ring
+

@@ -78,6 +78,7 @@ def test_compare_cycle_trains_one_copy_on_the_kept_descriptions_and_leaves_the_s
     assert {ex.row["id"] for ex in drawn["with"]} <= {r["id"] for r in kept}
     for arm in table.values():
         assert 0.0 <= arm["ground acc@0.5"] <= 1.0 and 0.0 <= arm["resolves uniquely"] <= 1.0
+        assert arm["describe cider_se"] >= 0.0  # what race_verdict judges the CIDEr race by
     assert all(torch.equal(before[k], v) for k, v in micro_model.state_dict().items())
 
 

@@ -53,6 +53,8 @@ def test_compare_outline_answers_trains_two_copies_and_scores_each_form(micro_mo
     alone, located = table["outline alone"], table["box, then outline"]
     assert list(table) == ["outline alone", "box, then outline"]
     assert "box_acc@0.5" not in alone and 0.0 <= located["box_acc@0.5"] <= 1.0
+    # both are asked locate: afterwards, on the same questions
+    assert all(0.0 <= arm["locate acc@0.5"] <= 1.0 for arm in (alone, located))
     assert alone["n"] == located["n"] == sum(1 for r in rows if r["expressions"])
     # the box (4 location tokens) comes before the outline
     assert located["answer_tokens"] > alone["answer_tokens"]
@@ -112,7 +114,8 @@ def test_training_on_your_data_scores_its_held_out_rows_and_resumes(micro_model,
 
 def test_an_exercise_run_trains_into_scratch_and_leaves_the_series_checkpoint_alone(micro_model, tmp_path,
                                                                                      monkeypatch, capsys):
-    from vlmkit.train.stages import previous_stage, record_results, save_stage, stage_dir, stage_trainer
+    from vlmkit.train.stages import (previous_stage, record_results, recorded_results, save_stage, stage_dir,
+                                     stage_trainer)
 
     monkeypatch.setenv("VLMKIT_CHECKPOINT_DIR", str(tmp_path))
     tiny = load_profile("tiny")
@@ -135,6 +138,11 @@ def test_an_exercise_run_trains_into_scratch_and_leaves_the_series_checkpoint_al
     assert stage_dir("01_captioning", quick=True) == tmp_path / "quick" / "01_captioning"
     assert stage_dir("02_grounding", recipe_for("02_grounding", "tiny", quick=True)) == tmp_path / "quick" / "02_grounding"
     previous_stage("01_captioning", stand_in=lambda: pytest.fail("the series' checkpoint is there"))
+    # what a stage recorded is read back from the series' folder only (the exercise wrote to scratch/)
+    assert recorded_results("01_captioning") is None
+    record_results("01_captioning", {"cider": 3.4, "n": 100})
+    assert recorded_results("01_captioning")["metrics"] == {"cider": 3.4, "n": 100}
+    assert recorded_results("01_captioning", quick=True) is None
     stand_in = previous_stage("01_captioning", stand_in=lambda: "stand-in", quick=True)
     assert stand_in == "stand-in" and "quick/01_captioning" in capsys.readouterr().out
 

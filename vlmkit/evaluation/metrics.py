@@ -66,6 +66,7 @@ def pointing_metrics(predictions: Sequence[Parsed], masks: Sequence[np.ndarray],
         relative.append(distances[-1] / float(np.hypot(*mask.shape)))
     return {"inside": float(np.mean(inside)),
             "mean_distance": float(np.mean(distances)) if distances else float("nan"),
+            "mean_distance_se": standard_error(distances),
             "mean_distance_diag": float(np.mean(relative)) if relative else float("nan"),
             "parse_rate": float(np.mean([p.ok for p in predictions])), "n": len(predictions)}
 
@@ -118,8 +119,17 @@ def _caption_tokens(text: str) -> str:
     return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
+def standard_error(values: Sequence[float]) -> float:
+    """The standard error of the mean of ``values``, for the verdicts on scores that are not
+    shares (:mod:`vlmkit.evaluation.verdicts`): inf for one value (no noise estimate), nan for none."""
+    if len(values) < 2:
+        return float("inf") if len(values) == 1 else float("nan")
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
 def caption_metrics(predictions: Mapping[object, str], references: Mapping[object, Sequence[str]]) -> dict[str, float]:
-    """Corpus BLEU-4 and CIDEr-D of one predicted caption per id against its reference captions."""
+    """Corpus BLEU-4 and CIDEr-D of one predicted caption per id against its reference captions,
+    and the standard error of CIDEr-D (the mean of the captions' own scores)."""
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
 
@@ -130,8 +140,9 @@ def caption_metrics(predictions: Mapping[object, str], references: Mapping[objec
     res = {k: [_caption_tokens(v)] for k, v in predictions.items()}
     gts = {k: [_caption_tokens(r) for r in refs] for k, refs in references.items()}
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
-    cider, _ = Cider().compute_score(gts, res)
-    return {"bleu4": float(bleu[3]), "cider": float(cider), "n": len(predictions)}
+    cider, per_caption = Cider().compute_score(gts, res)
+    return {"bleu4": float(bleu[3]), "cider": float(cider), "cider_se": standard_error(per_caption),
+            "n": len(predictions)}
 
 
 def caption_object_metrics(predictions: Sequence[list[NamedObject] | None],

@@ -63,8 +63,9 @@ def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, desc
     copies of ``model`` for ``recipe.cycle_steps`` more steps of ``recipe``'s task mixture, one
     of them with the kept descriptions making up ``recipe.cycle_share`` of its examples (half
     as grounding questions, half as description targets). Each copy is scored on
-    ``describe_rows`` (CIDEr and, where the profile has a resolver, the share of descriptions
-    that name exactly their object) and ``ground_rows`` (Acc@0.5). Returns the table and the
+    ``describe_rows`` (CIDEr with its standard error and, where the profile has a resolver, the
+    share of descriptions that name exactly their object) and ``ground_rows`` (Acc@0.5), so
+    :func:`vlmkit.evaluation.verdicts.race_verdict` can judge each. Returns the table and the
     harvest. If the harvest kept nothing (a model that cannot yet describe or ground), it says
     so and the table has only the run without the cycle."""
     world = profile.resolver_world()
@@ -91,7 +92,7 @@ def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, desc
         described = evaluate_description(candidate, describe_rows, world=world, progress=False).metrics
         grounded = evaluate_grounding(candidate, ground_rows, progress=False).metrics
         results[arm] = {"kept descriptions": len(harvest.rows) if arm == "with the cycle" else 0,
-                        "describe cider": described["cider"],
+                        "describe cider": described["cider"], "describe cider_se": described["cider_se"],
                         "resolves uniquely": described.get("resolves_uniquely"),
                         "ground acc@0.5": grounded["acc@0.5"], "minutes": trainer.train_seconds / 60}
     return results, harvest

@@ -127,6 +127,13 @@ def record_results(name: str, metrics: dict, trainer: Trainer | None = None, **e
     return record
 
 
+def recorded_results(name: str, quick: bool = False) -> dict | None:
+    """What :func:`record_results` wrote for the series' stage ``name`` (the quick recipe's
+    with ``quick``), or None where that stage has recorded nothing."""
+    path = stage_dir(name, quick=quick) / RESULTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def compare_codecs(model: MiniVLM, formats: tuple[str, ...], eval_rows: list[dict], profile: Profile,
                    recipe: GroundRecipe, box_head: bool = True) -> dict[str, dict]:
     """Train a copy of ``model`` for ``recipe.codec_steps`` grounding steps on one-object
@@ -178,7 +185,9 @@ def compare_outline_answers(model: MiniVLM, eval_rows: list[dict], profile: Prof
     """Train a copy of ``model`` for ``recipe.compare_steps`` steps on each answer form of an
     outline, the outline alone (``segment``) and the box then the outline
     (``locate_segment``), with ``recipe``'s other settings, and score each on ``eval_rows``:
-    the same start, data and steps, so the answer form is the one difference."""
+    the same start, data and steps, so the answer form is the one difference. Each is also
+    asked ``locate:`` on the same rows (``locate acc@0.5``): what training on outlines left of
+    the grounding the start had."""
     short = recipe.with_overrides({"steps": recipe.compare_steps, "evaluations": 0})
     results = {}
     for task, label in (("segment", "outline alone"), ("locate_segment", "box, then outline")):
@@ -188,8 +197,10 @@ def compare_outline_answers(model: MiniVLM, eval_rows: list[dict], profile: Prof
         trainer = Trainer(candidate, stream, short.train_config())
         trainer.train()
         scored = evaluate_segmentation(candidate, eval_rows, progress=False, task=task)
+        located = evaluate_grounding(candidate, eval_rows, progress=False)
         answer_tokens = len(candidate.tokenizer(stream[0].answer, add_special_tokens=False)["input_ids"])
-        results[label] = scored.metrics | {"answer_tokens": answer_tokens, "minutes": trainer.train_seconds / 60}
+        results[label] = scored.metrics | {"locate acc@0.5": located.metrics["acc@0.5"], "answer_tokens": answer_tokens,
+                                           "minutes": trainer.train_seconds / 60}
     return results
 
 
