@@ -71,8 +71,11 @@ def test_train_runs_a_stage_with_its_recipe_and_saves_it(tmp_path, capsys, monke
     code, out, _ = _run(["train", "01_captioning", "--set", "steps=3", "eval_size=2",
                          "--checkpoint-dir", str(tmp_path)], capsys)
     assert code == 0 and "CaptionRecipe(steps=3," in out and '"cider"' in out
-    assert load_model(tmp_path / "01_captioning").config.codec_bins == 64
-    assert (tmp_path / "01_captioning" / "results.json").is_file()
+    # not the series' recipe: a scratch folder, said where, and the series' folder untouched
+    folder = tmp_path / "scratch" / "01_captioning-eval_size=2,steps=3"
+    assert f"saved to {folder}" in out and not (tmp_path / "01_captioning").exists()
+    assert load_model(folder).config.codec_bins == 64
+    assert (folder / "results.json").is_file()
 
 
 def test_eval_refcoco_prints_the_papers_table_names_what_is_missing_and_saves_it(checkpoint_and_image, tmp_path,
