@@ -137,5 +137,6 @@ def binding_verdict(hits: Mapping[int, Mapping[str, float]]) -> str:
     if named <= chance or gap_in_standard_errors(named, chance, queries) < NOISE_FACTOR:
         return f"{said}: no better than the random pick, so it has not learned which object a phrase names."
     share = (named - chance) / (found - chance) if found > chance else 1.0
-    return (f"{said}: it reads the phrase, and picks the named one of the objects it found "
-            f"{share:.0%} of the way from random to always.")
+    reads = "it reads the phrase" if share >= 0.5 else "it barely reads the phrase"
+    return (f"{said}: {reads}, picking the named one of the objects it found {share:.0%} of the way from "
+            f"random (0%) to always (100%).")
