@@ -297,7 +297,7 @@ def notebook_cells(root: Path, injector: Injector | None = None) -> str:
         injector.label = "save_stage, record_results"
     save_stage(model, CELL_STAGE, trainer)
     checksum = sum(p.double().sum().item() for p in model.parameters())  # stands in for the notebook's scores
-    record_results(CELL_STAGE, {"weights_sum": checksum}, train_steps=trainer.step)
+    record_results(CELL_STAGE, {"weights_sum": checksum}, trainer)
     return json.dumps(injector.ops) if injector else f"started at step {started}"
 
 
@@ -612,11 +612,25 @@ def concurrent_savers(work: Path, savers: int, saves: int) -> bool:
 
 
 # ---- (d) the notebooks' cells run again after a kernel restart -------------------------------------------
+def cell_dir(root: Path) -> Path:
+    """Where the cells' stage saves under checkpoint root ``root``: its recipe is not the series',
+    so a scratch folder (:func:`vlmkit.train.stages.stage_dir`)."""
+    from vlmkit.train.profiles import checkpoint_root
+    from vlmkit.train.stages import stage_dir
+
+    return root / stage_dir(CELL_STAGE, WORLD["recipe"]).relative_to(checkpoint_root())
+
+
+def _timeless(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "train_minutes"}  # the clock differs run to run
+
+
 def cell_problems(root: Path, expected: dict, results: dict) -> list[str]:
     """How the stage the rerun cells finished differs from one uninterrupted pass's, each as 'kind: what'."""
-    directory = root / CELL_STAGE
+    directory = cell_dir(root)
     record = json.loads((directory / "results.json").read_text())
-    different = [] if record == results else [f"different: its results.json {record} against {results}"]
+    different = [] if _timeless(record) == _timeless(results) else [
+        f"different: its results.json {record} against {results}"]
     return different + finished_problems(directory, expected, CELL_STEPS)
 
 
@@ -626,19 +640,19 @@ def notebook_reruns(work: Path, quick: bool = False) -> bool:
 
     reference = work / "reference"
     ops = count_operations(reference, notebook_cells)
-    expected = load_model(reference / CELL_STAGE).state_dict()
-    results = json.loads((reference / CELL_STAGE / "results.json").read_text())
+    expected = load_model(cell_dir(reference)).state_dict()
+    results = json.loads((cell_dir(reference) / "results.json").read_text())
     points = everywhere = death_points(ops)
     if quick:  # each save's first rename (nothing saved yet; the run's last save half made), the results half written
         points = [p for p in points if ops[p[0] - 1][1] == "rename"][:2] + points[-1:]
     tally, reruns = Tally(), Counter()
     for n, point in enumerate(points):
         root = work / "cells" / str(n)
-        left = tally.death(describe(ops, point), forked(notebook_cells, root, plan(ops, point))[0], root / CELL_STAGE)
+        left = tally.death(describe(ops, point), forked(notebook_cells, root, plan(ops, point))[0], cell_dir(root))
         if left:
             code, lines = forked(notebook_cells, root)
             reruns[f"{left} there, {lines[-1] if code == 0 else 'failed'}"] += 1
-            tally.recovery(describe(ops, point), code, lines, root / CELL_STAGE,
+            tally.recovery(describe(ops, point), code, lines, cell_dir(root),
                            partial(cell_problems, root, expected, results))
         shutil.rmtree(root)
     print(f"(d) a notebook's training and saving cells ({CELL_STAGE}, {CELL_STEPS} steps, stage_trainer's save at "

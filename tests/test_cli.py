@@ -141,7 +141,9 @@ def test_convert_train_and_eval_on_a_file_of_your_own(micro_model, tmp_path, cap
     code, out, _ = _run(["train", "05_your_data", "--data", str(mine), "--from", str(start), "--set", "steps=2",
                          "batch_size=4", "eval_size=2", "--checkpoint-dir", str(tmp_path / "ck")], capsys)
     assert code == 0 and "mine.jsonl: " in out and '"ground/acc@0.5"' in out and '"locate_segment/miou"' in out
-    code, out, _ = _run(["eval", str(tmp_path / "ck" / "05_your_data"), "--data", str(mine), "--tasks", "ground",
+    saved = tmp_path / "ck" / "scratch" / "05_your_data-batch_size=4,eval_size=2,steps=2"  # not the series' recipe
+    assert f"saved to {saved}" in out
+    code, out, _ = _run(["eval", str(saved), "--data", str(mine), "--tasks", "ground",
                          "locate_segment", "caption", "--json"], capsys)
     scores = json.loads(out)
     assert code == 0 and scores["ground"]["n"] == sum(1 for line in mine.read_text().splitlines()
