@@ -453,3 +453,14 @@ def test_building_a_model_leaves_its_config_as_it_was():
     model = MiniVLM(config, tiny_tokenizer(16))
     assert config.to_dict() == before  # the parts' HF configs go into the model's own copy
     assert model.config.lm_hf_config["hidden_size"] == 32 and model.config.vit_hf_config["hidden_size"] == 32
+
+
+def test_a_copy_has_the_same_weights_and_trains_apart_from_the_original(micro_model):
+    import torch
+
+    twin = micro_model.copy()
+    assert twin is not micro_model and twin.config == micro_model.config and twin.tokenizer is micro_model.tokenizer
+    assert all(torch.equal(a, b) for a, b in zip(micro_model.state_dict().values(), twin.state_dict().values()))
+    with torch.no_grad():
+        next(twin.parameters()).add_(1.0)
+    assert not torch.equal(next(twin.parameters()), next(micro_model.parameters()))

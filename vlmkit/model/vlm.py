@@ -72,6 +72,13 @@ class MiniVLM(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def copy(self) -> "MiniVLM":
+        """A new model with this one's config, tokenizer and weights: the start of a side
+        experiment's arm, which must not train the original."""
+        twin = MiniVLM(self.config, self.tokenizer)
+        twin.load_state_dict(self.state_dict())
+        return twin
+
     def num_parameters(self) -> dict[str, int]:
         count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
         return {"vision": count(self.vision), "projector": count(self.projector), "language": count(self.lm),

@@ -79,8 +79,7 @@ def compare_cycle(model: MiniVLM, profile: Profile, recipe: CombinedRecipe, desc
         arms = arms[:1]
     results = {}
     for arm in arms:
-        candidate = MiniVLM(model.config, model.tokenizer)
-        candidate.load_state_dict(model.state_dict())
+        candidate = model.copy()
         stream = stage_stream(profile, recipe, candidate.codec, seed=1)
         if arm == "with the cycle":
             kept = [RowStream(epoch_shuffled(harvest.rows, seed), task, candidate.codec, len(stream), seed=seed)

@@ -174,8 +174,7 @@ def train_without_curriculum(model: MiniVLM, profile: Profile, recipe: GroundRec
     What the curriculum prevents shows in its :func:`vlmkit.evaluation.evaluate.object_hits`."""
     plain = recipe.with_overrides({"steps": recipe.plain_steps, "evaluations": 0, "first_token_steps": 0,
                                    "attribute_pair_steps": 0, "examples_per_scene": 1, "scenes": recipe.plain_scenes})
-    candidate = MiniVLM(model.config, model.tokenizer)
-    candidate.load_state_dict(model.state_dict())
+    candidate = model.copy()
     Trainer(candidate, profile.training_stream("ground", candidate.codec, plain), plain.train_config()).train()
     return candidate
 
@@ -191,8 +190,7 @@ def compare_outline_answers(model: MiniVLM, eval_rows: list[dict], profile: Prof
     short = recipe.with_overrides({"steps": recipe.compare_steps, "evaluations": 0})
     results = {}
     for task, label in (("segment", "outline alone"), ("locate_segment", "box, then outline")):
-        candidate = MiniVLM(model.config, model.tokenizer)
-        candidate.load_state_dict(model.state_dict())
+        candidate = model.copy()
         stream = profile.training_stream(task, candidate.codec, short)
         trainer = Trainer(candidate, stream, short.train_config())
         trainer.train()
