@@ -25,8 +25,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from vlmkit.data.shapeworld import ShapeWorld
-from vlmkit.evaluation.evaluate import evaluate_grounding
-from vlmkit.train.profiles import new_model
+from vlmkit.evaluation.evaluate import evaluate_captioning, evaluate_grounding
+from vlmkit.train.profiles import load_profile, new_model
 from vlmkit.train.recipes import parse_assignments, recipe_for
 from vlmkit.train.streams import colour_only, curriculum_stream, multi_object_world, shapeworld_stream
 from vlmkit.train.trainer import Trainer
@@ -49,6 +49,9 @@ def main() -> None:
                    help="'auto': bf16 on a GPU or CPU that has bf16 (AVX512-BF16/AMX), else fp32 rounded as bf16 "
                         "autocast rounds ('bf16-rounded'); 'no': plain fp32")
     p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--caption-eval-every", type=int, default=0,
+                   help="score captions (object F1, BLEU-4) on 100 held-out scenes every n captioning steps "
+                        "(0: at the end only)")
     p.add_argument("--seed", type=int, default=0,
                    help="weights and training data (the held-out scenes stay the same): for run-to-run spread")
     p.add_argument("--threads", type=int, default=2)
@@ -78,14 +81,25 @@ def main() -> None:
               f"{metrics['mean_iou']:5.3f} | {metrics['parse_rate']:5.3f} | {metrics['colour_only']:6.3f}", flush=True)
         return metrics
 
+    caption_rows = load_profile("tiny", announce=False).evaluation_rows("caption", "val", count=100)
+    caption_curve = []
+
+    def evaluate_captions(m):
+        metrics = evaluate_captioning(m, caption_rows, progress=False).metrics
+        caption_curve.append({"step": caption.step, **metrics})
+        print(f"  caption step {caption.step:5d}: object F1 {metrics['object_f1']:.3f}, exact {metrics['exact']:.3f}, "
+              f"BLEU-4 {metrics['bleu4']:.3f}", flush=True)
+        return metrics
+
     start = time.perf_counter()
     caption = Trainer(model, shapeworld_stream("caption", model.codec, ShapeWorld(seed=args.seed), seed=args.seed),
-                      caption_recipe.train_config(progress=False, seed=args.seed),
-                      output_dir=args.out / "caption")
+                      caption_recipe.train_config(progress=False, seed=args.seed,
+                                                  eval_every=args.caption_eval_every or caption_recipe.steps),
+                      output_dir=args.out / "caption", evaluate=evaluate_captions)
     caption.train()
     caption_seconds = caption.train_seconds
     print(f"captioning: {caption_recipe.steps} steps in {caption_seconds / 60:.1f} min, "
-          f"final loss {caption.history[-1]['loss']:.3f}")
+          f"final loss {[h for h in caption.history if 'loss' in h][-1]['loss']:.3f}")
 
     single = int(args.single_fraction * recipe.steps * recipe.batch_size)
     first_token_steps = (single // recipe.batch_size + recipe.first_token_steps) if recipe.first_token_steps else 0
@@ -107,7 +121,8 @@ def main() -> None:
     print(f'  colour only ("the red shape"): Acc@0.5 {curve[-1]["colour_only"]:.3f} (n={colour_queries})')
     print(f"wall time {(time.perf_counter() - start) / 60:.1f} min (training + evaluation)")
     summary = {"args": {k: str(v) for k, v in vars(args).items()}, "curve": curve, "final": final.metrics,
-               "by_kind": final.by_kind, "caption_minutes": caption_seconds / 60}
+               "by_kind": final.by_kind, "caption_minutes": caption_seconds / 60,
+               "caption_curve": caption_curve}
     (args.out / "results.json").write_text(json.dumps(summary, indent=1))
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot([c["train_minutes"] for c in curve], [c["acc@0.5"] for c in curve], "o-", label="Acc@0.5")

@@ -21,8 +21,8 @@ three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused
 same weights on the same batches: the optimizer step alone (the steady number: whole steps
 drift between rounds by more than the optimizer's share), whole steps in alternating rounds,
 and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
-to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as bf16
-autocast rounds (``vlmkit.train.bf16_rounding``) and plain fp32, in alternating rounds, and what
+to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as bf16 or fp16
+autocast rounds (``vlmkit.train.rounding``) and plain fp32, in alternating rounds, and what
 ``mixed_precision="auto"`` chooses on this CPU. ``compile`` (not run by default): the model
 eager against ``torch.compile(model)`` (inductor unless ``--compile-backend``), the same weights
 and batches, alternating rounds, and the seconds that compiling and the first steps took. All
@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from vlmkit.text.processor import IGNORE_INDEX, Processor
-from vlmkit.train.bf16_rounding import BF16Rounding
+from vlmkit.train.rounding import Rounding
 from vlmkit.train.profiles import new_model
 from vlmkit.train.recipes import parse_assignments
 from vlmkit.train.streams import multi_object_world, shapeworld_stream
@@ -51,8 +51,10 @@ from vlmkit.train.trainer import TrainConfig, Trainer, cpu_has_bf16, resolve_mix
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-PRECISIONS = {"bf16 autocast": "bf16", "bf16-rounded fp32": "bf16-rounded", "fp32": "no"}  # name -> Trainer's
-ARITHMETIC = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16), "bf16-rounded": BF16Rounding,
+PRECISIONS = {"bf16 autocast": "bf16", "bf16-rounded fp32": "bf16-rounded", "fp16-rounded fp32": "fp16-rounded",
+              "fp32": "no"}  # name -> Trainer's
+ARITHMETIC = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16), "bf16-rounded": Rounding,
+              "fp16-rounded": lambda: Rounding(torch.float16),
               "no": contextlib.nullcontext}  # what the Trainer runs a forward pass in, on a CPU
 
 
@@ -180,7 +182,7 @@ def time_optimizers(args, stream) -> None:
 
 
 def time_precision(args, stream) -> None:
-    """bf16 autocast, bf16-rounded fp32 and fp32 from the same weights on the same batches, in
+    """bf16 autocast, bf16- and fp16-rounded fp32 and fp32 from the same weights on the same batches, in
     alternating rounds: what the precision "auto" picks costs on this CPU (bf16 autocast 22%
     faster than fp32 a step on an AMD EPYC with bf16 instructions, 32% slower on an Intel Xeon
     VM with them, 12.5x slower, emulated, on an AMD EPYC without: docs/experiments/arithmetic.md)."""
@@ -208,7 +210,7 @@ def time_compile(args, stream) -> None:
     model's warm-up, which includes compiling. Why it is not in the Trainer:
     docs/experiments/step_profile.md#torchcompile-faster-steps-not-adopted.
     In bf16 autocast where the CPU has bf16 instructions, else in fp32: torch 2.13's dynamo cannot
-    run the model under :class:`vlmkit.train.bf16_rounding.BF16Rounding` (a ``TorchFunctionMode``; its
+    run the model under :class:`vlmkit.train.rounding.Rounding` (a ``TorchFunctionMode``; its
     resumed frames are called with wrong arguments, ``TypeError: to() received ... (torch.Size)``)."""
     arithmetic = "bf16 autocast" if cpu_has_bf16() else "fp32"
     precision = PRECISIONS[arithmetic]

@@ -128,11 +128,11 @@ def test_the_precision_section_times_each_and_names_autos_choice(capsys):
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     speed.time_precision(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1), stream)
     lines = capsys.readouterr().out.strip().splitlines()
-    names = ["bf16 autocast", "bf16-rounded fp32", "fp32"]
-    assert [line.split(":")[0].strip() for line in lines[:3]] == list(speed.PRECISIONS) == names
-    assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[:3])
-    assert "the time of fp32 here: bf16 autocast " in lines[3] and "x, bf16-rounded fp32 " in lines[3]
-    assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[3]
+    names = ["bf16 autocast", "bf16-rounded fp32", "fp16-rounded fp32", "fp32"]
+    assert [line.split(":")[0].strip() for line in lines[:4]] == list(speed.PRECISIONS) == names
+    assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[:4])
+    assert "the time of fp32 here: bf16 autocast " in lines[4] and "x, fp16-rounded fp32 " in lines[4]
+    assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[4]
 
 
 def test_the_compile_section_times_eager_against_compiled_and_the_warm_up(capsys):

@@ -25,7 +25,8 @@ MOVED = {
     "vlmkit.attention": "vlmkit.evaluation.attention", "vlmkit.viz": "vlmkit.evaluation.viz",
     "vlmkit.trainer": "vlmkit.train.trainer", "vlmkit.recipes": "vlmkit.train.recipes",
     "vlmkit.stages": "vlmkit.train.stages", "vlmkit.profiles": "vlmkit.train.profiles",
-    "vlmkit.cycle": "vlmkit.train.cycle", "vlmkit.bf16_rounding": "vlmkit.train.bf16_rounding",
+    "vlmkit.cycle": "vlmkit.train.cycle", "vlmkit.bf16_rounding": "vlmkit.train.rounding",
+    "vlmkit.train.bf16_rounding": "vlmkit.train.rounding",
 }
 
 

@@ -27,7 +27,7 @@ def _fresh():
     return model, curriculum_stream("ground", model.codec, single_object_examples=8)
 
 
-@pytest.mark.parametrize("precision", ["no", "bf16", "bf16-rounded"])
+@pytest.mark.parametrize("precision", ["no", "bf16", "bf16-rounded", "fp16-rounded"])
 def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, precision):
     config = replace(CONFIG, mixed_precision=precision)
     model, stream = _fresh()
@@ -271,9 +271,15 @@ def test_auto_precision_is_bf16_only_where_the_hardware_runs_it(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
     assert resolve_mixed_precision("auto")[0] == "bf16"
     # explicit choices stand; a typo is refused
-    assert resolve_mixed_precision("no")[0] == "no" and resolve_mixed_precision("fp16")[0] == "fp16"
-    with pytest.raises(ValueError, match="choose auto, no, bf16, fp16 or bf16-rounded"):
+    assert resolve_mixed_precision("no")[0] == "no" and resolve_mixed_precision("fp16-rounded")[0] == "fp16-rounded"
+    with pytest.raises(ValueError, match="choose auto, no, bf16, fp16, bf16-rounded, fp16-rounded"):
         resolve_mixed_precision("fp8")
+    # fp16 autocast is a GPU's: on a CPU accelerate would silently train fp32 under its name
+    with pytest.raises(ValueError, match="'fp16' needs a GPU.*'fp16-rounded'"):
+        resolve_mixed_precision("fp16")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_mixed_precision("fp16")[0] == "fp16"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     model, stream = _fresh()
     assert Trainer(model, stream, replace(CONFIG, mixed_precision="no")).accelerator.mixed_precision == "no"
 
@@ -291,6 +297,28 @@ def test_bf16_rounded_training_is_fp32_to_accelerate_and_rounds_each_step():
         AcceleratorState._reset_state(True)
     assert not torch.equal(ends["no"], ends["bf16-rounded"])
     assert (ends["bf16-rounded"] - ends["bf16"]).norm() < (ends["no"] - ends["bf16"]).norm()
+
+
+def test_fp16_rounded_training_scales_the_loss_and_skips_the_steps_that_overflow():
+    """A T4's fp16 on a CPU: the first steps' scaled gradients overflow fp16, so the scaler skips
+    them and halves its scale until they fit (what accelerate's GradScaler does on the GPU);
+    then the steps apply, and the run ends elsewhere than fp32's and finite."""
+    model, stream = _fresh()
+    start = [p.detach().clone() for p in model.parameters()]
+    trainer = Trainer(model, stream, replace(CONFIG, steps=1, mixed_precision="fp16-rounded"))
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 40)  # certain to overflow fp16 at first
+    trainer.train()
+    assert trainer.scaler.get_scale() == 2.0 ** 39  # one overflow: halved
+    assert all(torch.equal(a, b) for a, b in zip(start, model.parameters()))  # and the step skipped
+    model, stream = _fresh()
+    trainer = Trainer(model, stream, replace(CONFIG, mixed_precision="fp16-rounded"))
+    assert trainer.accelerator.mixed_precision == "no" and trainer.scaler is not None
+    trainer.train()
+    ends = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.isfinite(ends).all() and trainer.scaler.get_scale() <= 2.0 ** 16
+    model, stream = _fresh()
+    Trainer(model, stream, replace(CONFIG, mixed_precision="no")).train()
+    assert not torch.equal(ends, torch.cat([p.detach().flatten() for p in model.parameters()]))
 
 
 def test_a_run_resumes_only_in_the_precision_it_trained_in(tmp_path, monkeypatch, capsys):

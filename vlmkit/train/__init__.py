@@ -1,8 +1,8 @@
 """Training: the loop, the recipes, and the notebooks' stages.
 
 ``trainer`` (one loop for every task, on accelerate, resumable exactly), ``batches`` (its
-micro-batches, built ahead in DataLoader worker processes), ``bf16_rounding``
-(bf16's rounding on CPUs without bf16 instructions), ``recipes`` (every number a stage trains
+micro-batches, built ahead in DataLoader worker processes), ``rounding``
+(bf16's or fp16's rounding in fp32, where the CPU lacks that arithmetic), ``recipes`` (every number a stage trains
 with), ``streams`` (ShapeWorld training streams and curricula), ``profiles`` (tiny or full:
 model, tokenizer, data and recipes), ``stages`` (a notebook's training cell: resume, train,
 evaluate, save), ``cycle`` (notebook 04's describe-then-ground experiment).

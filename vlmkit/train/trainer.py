@@ -1,7 +1,7 @@
 """One training loop for every task and both profiles, on ``accelerate``.
 
 ``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
-bf16 instructions; on one without, fp32 rounded as bf16 autocast rounds: ``vlmkit.train.bf16_rounding``),
+bf16 instructions; on one without, fp32 rounded as bf16 autocast rounds: ``vlmkit.train.rounding``),
 accumulates gradients, and under ``accelerate launch`` spreads the
 work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.text.tasks.Stream`:
 step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly
@@ -35,7 +35,7 @@ from vlmkit.storage.checkpoint import (CheckpointError, check_replaceable, load_
 from vlmkit.text.processor import Processor
 from vlmkit.text.tasks import Stream
 from vlmkit.train.batches import MicroBatches, batch_loader
-from vlmkit.train.bf16_rounding import BF16Rounding
+from vlmkit.train.rounding import ROUNDED_PRECISIONS, Rounding
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 50
     max_grad_norm: float = 1.0
-    mixed_precision: str = "auto"  # "no", "bf16", "fp16", "bf16-rounded" or "auto": see resolve_mixed_precision
+    mixed_precision: str = "auto"  # "auto" or one of PRECISIONS: see resolve_mixed_precision
     eval_every: int = 0  # steps; 0 = only at the end
     save_every: int = 0  # steps; 0 = only at the end
     log_every: int = 10
@@ -92,18 +92,26 @@ def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
             if f.name not in BOOKKEEPING_FIELDS and saved.get(f.name) != getattr(config, f.name)}
 
 
+# what mixed_precision may name besides "auto"
+PRECISIONS = ("no", "bf16", "fp16", *ROUNDED_PRECISIONS)
+
+
 def resolve_mixed_precision(setting: str) -> tuple[str, str]:
     """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
     later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
     so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
     instructions (AVX512-BF16 or AMX), else "bf16-rounded": fp32 arithmetic with every matrix
     product's inputs, output and gradients rounded to bf16, as bf16 autocast rounds them
-    (:class:`vlmkit.train.bf16_rounding.BF16Rounding`; emulated bf16 is far slower). Losses are
+    (:class:`vlmkit.train.rounding.Rounding`; emulated bf16 is far slower). Losses are
     computed in fp32. Why bf16's rounding even where fp32 would be faster: the tiny recipes were
     tuned in it, and whether plain fp32 learns them as reliably is still open
-    (docs/experiments/arithmetic.md)."""
-    if setting not in ("auto", "no", "bf16", "fp16", "bf16-rounded"):
-        raise ValueError(f"mixed_precision={setting!r}: choose auto, no, bf16, fp16 or bf16-rounded")
+    (docs/experiments/arithmetic.md). "fp16" needs a GPU: accelerate would run it as fp32 on a
+    CPU; there "fp16-rounded" stands in for a T4 (fp16's rounding and loss scaling)."""
+    if setting != "auto" and setting not in PRECISIONS:
+        raise ValueError(f"mixed_precision={setting!r}: choose auto, {', '.join(PRECISIONS)}")
+    if setting == "fp16" and not torch.cuda.is_available():
+        raise ValueError("mixed_precision='fp16' needs a GPU: on a CPU accelerate would train in fp32 and call it "
+                         "fp16. 'fp16-rounded' reproduces a T4's fp16 rounding and loss scaling in fp32 here.")
     if setting != "auto":
         return setting, "as configured"
     if torch.cuda.is_available():
@@ -150,8 +158,8 @@ def prepare_model(model: MiniVLM, config: TrainConfig, precision: str = "no") ->
         # needs an input that requires grad). The recomputation runs in backward, where a
         # torch function mode entered around the forward is not active: it gets its own.
         kwargs = {"use_reentrant": False}
-        if precision == "bf16-rounded":
-            kwargs["context_fn"] = lambda: (contextlib.nullcontext(), BF16Rounding())
+        if precision in ROUNDED_PRECISIONS:
+            kwargs["context_fn"] = lambda: (contextlib.nullcontext(), Rounding(ROUNDED_PRECISIONS[precision]))
         for part in (model.lm, model.vision.vit):
             if hasattr(part, "activation_checkpointing_enable"):  # its name from transformers 5.2x on
                 part.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
@@ -170,11 +178,14 @@ class Trainer:
         if self.output_dir is not None:
             check_replaceable(self.output_dir)  # refuse now, not after an hour of training
         self.precision, why = resolve_mixed_precision(config.mixed_precision)  # saved with each checkpoint
-        # accelerate runs autocast for bf16 and fp16; bf16-rounded is fp32 to accelerate, rounded
-        # here around the forward and backward pass of each training step (not evaluation's)
-        self.accelerator = Accelerator(mixed_precision="no" if self.precision == "bf16-rounded" else self.precision,
+        # accelerate runs autocast for bf16 and fp16; the rounded precisions are fp32 to accelerate,
+        # rounded here around the forward and backward pass of each training step (not
+        # evaluation's), fp16-rounded with the loss scaled as accelerate scales fp16's on a GPU
+        rounded = ROUNDED_PRECISIONS.get(self.precision)
+        self.accelerator = Accelerator(mixed_precision="no" if rounded else self.precision,
                                        gradient_accumulation_steps=config.grad_accum)
-        self.rounding = BF16Rounding if self.precision == "bf16-rounded" else contextlib.nullcontext
+        self.rounding = (lambda: Rounding(rounded)) if rounded else contextlib.nullcontext
+        self.scaler = torch.amp.GradScaler(self.accelerator.device.type) if rounded == torch.float16 else None
         if config.progress:
             print(f"mixed precision: {self.precision} ({why}); batch {config.batch_size} x {config.grad_accum} "
                   f"accumulated = {config.batch_size * config.grad_accum} per step")
@@ -257,6 +268,8 @@ class Trainer:
         self.unwrapped.load_state_dict(saved.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.step, self.history, self.train_seconds = state["step"], state["history"], state["train_seconds"]
 
@@ -283,6 +296,8 @@ class Trainer:
         state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "rng": rng_state(), "step": self.step, "history": self.history, "train_seconds": self.train_seconds,
                  "train_config": asdict(self.config), "precision": self.precision}
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
         target = Path(directory) if directory else self.output_dir
         if target is None:
             raise ValueError("no directory to save to: pass one or set output_dir")
@@ -305,6 +320,25 @@ class Trainer:
             self.history.append({"step": self.step, "train_seconds": self.train_seconds, **metrics})
         self.accelerator.wait_for_everyone()
 
+    def backward_and_step(self, loss: torch.Tensor) -> None:
+        """Gradients of one micro-batch; at the last of a step, clipped and applied. With loss
+        scaling (fp16-rounded) the scaler unscales before clipping and skips a step whose
+        gradients overflowed, halving the scale, as accelerate does for fp16 on a GPU."""
+        c, sync = self.config, self.accelerator.sync_gradients
+        if self.scaler is None:
+            self.accelerator.backward(loss)
+        else:
+            self.scaler.scale(loss / c.grad_accum).backward()
+            if sync:
+                self.scaler.unscale_(self.optimizer.optimizer)
+        if sync and c.max_grad_norm:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+        if self.scaler is None:
+            self.optimizer.step()
+        elif sync:
+            self.scaler.step(self.optimizer.optimizer)
+            self.scaler.update()
+
     def train(self, until_step: int | None = None) -> list[dict]:
         """Train to ``until_step`` (default: ``config.steps``); returns the history.
 
@@ -323,12 +357,9 @@ class Trainer:
             for micro in range(c.grad_accum):
                 batch = self.next_batch(self.batches.index(self.step, micro))
                 with self.accelerator.accumulate(self.model):
-                    with self.rounding():  # rounds the backward too (vlmkit.train.bf16_rounding)
+                    with self.rounding():  # rounds the backward too (vlmkit.train.rounding)
                         loss = self.model(**batch).loss
-                    self.accelerator.backward(loss)
-                    if self.accelerator.sync_gradients and c.max_grad_norm:
-                        self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
-                    self.optimizer.step()
+                    self.backward_and_step(loss)
                     if self.accelerator.sync_gradients:
                         self.scheduler.step()
                     self.optimizer.zero_grad()
