@@ -29,7 +29,7 @@ from vlmkit.evaluation.evaluate import evaluate_captioning, evaluate_grounding
 from vlmkit.train.profiles import load_profile, new_model
 from vlmkit.train.recipes import parse_assignments, recipe_for
 from vlmkit.train.streams import colour_only, curriculum_stream, multi_object_world, shapeworld_stream
-from vlmkit.train.trainer import Trainer
+from vlmkit.train.trainer import PRECISIONS, Trainer
 
 
 def main() -> None:
@@ -45,9 +45,9 @@ def main() -> None:
                    help="every attribute-pair expression names a colour (--no-colour-pairs: the shortest ones)")
     p.add_argument("--pair-every", type=int, default=0,
                    help="after the pair stage, every n-th grounding scene is still a pair (0: none)")
-    p.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "bf16-rounded"), default="auto",
-                   help="'auto': bf16 on a GPU or CPU that has bf16 (AVX512-BF16/AMX), else fp32 rounded as bf16 "
-                        "autocast rounds ('bf16-rounded'); 'no': plain fp32")
+    p.add_argument("--mixed-precision", choices=("auto", *PRECISIONS), default="auto",
+                   help="'auto': as vlmkit.train.trainer.resolve_mixed_precision chooses here; 'no': plain fp32; "
+                        "'fp16-rounded': a T4's fp16 (rounding and loss scaling) on a CPU")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--caption-eval-every", type=int, default=0,
                    help="score captions (object F1, BLEU-4) on 100 held-out scenes every n captioning steps "
