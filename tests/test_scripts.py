@@ -76,6 +76,40 @@ def test_the_learning_benchmark_trains_in_the_precision_it_is_given(tmp_path, mo
     assert "mixed_precision='no'" in out.splitlines()[0]
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["args"]["mixed_precision"] == "no" and [point["step"] for point in results["curve"]] == [2]
+    # the captions are scored for content at the end of captioning (every --caption-eval-every steps)
+    assert [point["step"] for point in results["caption_curve"]] == [2]
+    assert 0 <= results["caption_curve"][0]["object_f1"] <= 1 and "caption step     2: object F1" in out
+
+
+def test_the_tiny_series_check_trains_each_stage_from_the_last_and_counts_the_examples(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """At CI sizes, in fp32 (not the series' recipe, so each stage saves to scratch/): every stage
+    trains its steps, each starts from the one before, and the series' examples are counted."""
+    check = _script("tiny_gpu_check")
+    starts = []
+    train_stage = check.train_stage
+    monkeypatch.setattr(check, "train_stage", lambda stage, profile, recipe, start=None:
+                        starts.append(None if start is None else start.num_parameters()["total"])
+                        or train_stage(stage, profile, recipe, start=start))
+    monkeypatch.setenv("VLMKIT_SMOKE", "1")
+    monkeypatch.setattr("sys.argv", ["check", "--precision", "no", "--out", str(tmp_path / "r.json")])
+    check.main()
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["precision"] == "no" and list(result["stages"]) == list(check.SERIES_STAGES)
+    assert all(record["train_steps"] == 20 for record in result["stages"].values())
+    assert result["examples"] == 4 * 20 * 32
+    assert starts[0] is None and all(starts[1:])  # a new model, then each stage's predecessor
+    assert 0 <= result["stages"]["02_grounding"]["metrics"]["acc@0.5"] <= 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("machine: CPU") and "series: 2,560 training examples" in out
+
+
+def test_the_tiny_series_check_refuses_fp16_on_a_cpu(monkeypatch):
+    check = _script("tiny_gpu_check")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("sys.argv", ["check", "--precision", "fp16"])
+    with pytest.raises(ValueError, match="'fp16' needs a GPU"):
+        check.main()
 
 
 def test_speed_variants_are_parsed_into_typed_config_overrides():

@@ -71,6 +71,11 @@ class Recipe(TrainConfig):
         adds a ninth just before the final one). Without ``evaluations``: ``eval_every``."""
         return math.ceil(self.steps / self.evaluations) if self.evaluations else self.eval_every
 
+    def examples(self) -> int:
+        """Training examples this recipe's stage draws (``steps x batch x accumulation``), the
+        side experiments apart: what a series' length is counted in."""
+        return self.steps * self.batch_size * self.grad_accum
+
     def tasks(self) -> list[str]:
         """The tasks a stage trains with this recipe."""
         raise NotImplementedError(f"{type(self).__name__} names no tasks: use a stage's recipe (recipe_for)")
@@ -257,6 +262,15 @@ def recipe_for(stage: str, profile: str, smoke: bool = False, quick: bool = Fals
     recipe = RECIPES[profile][stage]
     recipe = recipe.quick() if quick else recipe
     return (recipe.smoke() if smoke else recipe).with_overrides(overrides)
+
+
+# the stages a series trains before your own data (notebook 05 fine-tunes on it, apart)
+SERIES_STAGES = STAGES[:4]
+
+
+def series_examples(profile: str = "tiny", smoke: bool = False, quick: bool = False) -> int:
+    """Training examples of the series' stages 01-04 (:meth:`Recipe.examples` summed)."""
+    return sum(recipe_for(stage, profile, smoke=smoke, quick=quick).examples() for stage in SERIES_STAGES)
 
 
 def recipe_changes(stage: str, recipe: Recipe) -> tuple[bool, dict]:
