@@ -10,8 +10,7 @@ per stage its training minutes, wall minutes and headline scores, then the serie
     python scripts/tiny_gpu_check.py --precision no     # fp32 instead of what "auto" picks here
     VLMKIT_SMOKE=1 python scripts/tiny_gpu_check.py     # CI sizes: the code path in a minute
 
-The tiny model is small for a GPU (1.8 M parameters, batches of 32): expect the step to be bound
-by Python and kernel launches, not by the GPU's arithmetic. Results: ``--out`` (JSON).
+Results: ``--out`` (JSON); what a run printed: docs/gpu.md.
 """
 
 from __future__ import annotations
