@@ -29,3 +29,17 @@ def test_readme_example_runs(micro_model, tmp_path, capsys):
 
     assert Codec("loc", 1000).encode_box([48, 30, 200, 180], width=640, height=480) == \
         "<loc_75> <loc_62> <loc_312> <loc_375>"
+
+
+def test_the_results_table_counts_the_examples_the_recipes_train_on():
+    """One source for the numbers: each row's training examples and the series' total are the
+    tiny recipes' (a recipe change without a new make demo and table fails here)."""
+    from vlmkit.train.recipes import STAGES, recipe_for, series_examples
+
+    text = README.read_text()
+    rows = dict(re.findall(r"^\| (0\d_\w+) \| [\d.]+ \| ([\d,]+) \|", text, flags=re.M))
+    stages = {name.replace("_polygon_segmentation", "_segmentation"): count for name, count in rows.items()}
+    assert sorted(stages) == list(STAGES)
+    for stage, count in stages.items():
+        assert int(count.replace(",", "")) == recipe_for(stage, "tiny").examples(), stage
+    assert f"{series_examples():,} for notebooks 01-04" in text
