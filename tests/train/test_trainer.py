@@ -310,6 +310,7 @@ def test_fp16_rounded_training_scales_the_loss_and_skips_the_steps_that_overflow
     trainer.train()
     assert trainer.scaler.get_scale() == 2.0 ** 39  # one overflow: halved
     assert all(torch.equal(a, b) for a, b in zip(start, model.parameters()))  # and the step skipped
+    assert trainer.scheduler.last_epoch == 0  # the schedule waits for a step that is applied
     model, stream = _fresh()
     trainer = Trainer(model, stream, replace(CONFIG, mixed_precision="fp16-rounded"))
     assert trainer.accelerator.mixed_precision == "no" and trainer.scaler is not None

@@ -320,10 +320,11 @@ class Trainer:
             self.history.append({"step": self.step, "train_seconds": self.train_seconds, **metrics})
         self.accelerator.wait_for_everyone()
 
-    def backward_and_step(self, loss: torch.Tensor) -> None:
+    def backward_and_step(self, loss: torch.Tensor) -> bool:
         """Gradients of one micro-batch; at the last of a step, clipped and applied. With loss
         scaling (fp16-rounded) the scaler unscales before clipping and skips a step whose
-        gradients overflowed, halving the scale, as accelerate does for fp16 on a GPU."""
+        gradients overflowed, halving the scale, as accelerate does for fp16 on a GPU. Returns
+        whether the weights were updated (the schedule moves on only then, as accelerate's)."""
         c, sync = self.config, self.accelerator.sync_gradients
         if self.scaler is None:
             self.accelerator.backward(loss)
@@ -335,9 +336,13 @@ class Trainer:
             self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
         if self.scaler is None:
             self.optimizer.step()
-        elif sync:
-            self.scaler.step(self.optimizer.optimizer)
-            self.scaler.update()
+            return sync
+        if not sync:
+            return False
+        scale = self.scaler.get_scale()
+        self.scaler.step(self.optimizer.optimizer)
+        self.scaler.update()
+        return self.scaler.get_scale() >= scale  # lowered: the gradients overflowed, the step was skipped
 
     def train(self, until_step: int | None = None) -> list[dict]:
         """Train to ``until_step`` (default: ``config.steps``); returns the history.
@@ -359,8 +364,7 @@ class Trainer:
                 with self.accelerator.accumulate(self.model):
                     with self.rounding():  # rounds the backward too (vlmkit.train.rounding)
                         loss = self.model(**batch).loss
-                    self.backward_and_step(loss)
-                    if self.accelerator.sync_gradients:
+                    if self.backward_and_step(loss):
                         self.scheduler.step()
                     self.optimizer.zero_grad()
                 total += loss.detach().float()
