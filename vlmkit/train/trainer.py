@@ -324,7 +324,8 @@ class Trainer:
         """Gradients of one micro-batch; at the last of a step, clipped and applied. With loss
         scaling (fp16-rounded) the scaler unscales before clipping and skips a step whose
         gradients overflowed, halving the scale, as accelerate does for fp16 on a GPU. Returns
-        whether the weights were updated (the schedule moves on only then, as accelerate's)."""
+        whether the weights were updated: the schedule moves on only then (as accelerate's own
+        scheduler wrapper would), so fp16 on a GPU and fp16-rounded here follow one schedule."""
         c, sync = self.config, self.accelerator.sync_gradients
         if self.scaler is None:
             self.accelerator.backward(loss)
@@ -336,7 +337,7 @@ class Trainer:
             self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
         if self.scaler is None:
             self.optimizer.step()
-            return sync
+            return sync and not self.optimizer.step_was_skipped  # skipped: fp16 on a GPU overflowed
         if not sync:
             return False
         scale = self.scaler.get_scale()
