@@ -92,6 +92,7 @@ def test_the_tiny_series_check_trains_each_stage_from_the_last_and_counts_the_ex
                         starts.append(None if start is None else start.num_parameters()["total"])
                         or train_stage(stage, profile, recipe, start=start))
     monkeypatch.setenv("VLMKIT_SMOKE", "1")
+    monkeypatch.setenv(check.CHECKPOINT_ENV, str(tmp_path / "elsewhere"))  # the script moves it: put it back after
     monkeypatch.setattr("sys.argv", ["check", "--precision", "no", "--out", str(tmp_path / "r.json")])
     check.main()
     result = json.loads((tmp_path / "r.json").read_text())
