@@ -327,19 +327,18 @@ class Trainer:
         whether the weights were updated: the schedule moves on only then (as accelerate's own
         scheduler wrapper would), so fp16 on a GPU and fp16-rounded here follow one schedule."""
         c, sync = self.config, self.accelerator.sync_gradients
-        if self.scaler is None:
+        if self.scaler is None:  # accelerate's own path (its scaler too, for fp16 on a GPU)
             self.accelerator.backward(loss)
-        else:
-            self.scaler.scale(loss / c.grad_accum).backward()
-            if sync:
-                self.scaler.unscale_(self.optimizer.optimizer)
-        if sync and c.max_grad_norm:
-            self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
-        if self.scaler is None:
-            self.optimizer.step()
-            return sync and not self.optimizer.step_was_skipped  # skipped: fp16 on a GPU overflowed
+            if sync and c.max_grad_norm:
+                self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+            self.optimizer.step()  # a no-op until the last micro-batch of the step
+            return sync and not self.optimizer.step_was_skipped
+        self.scaler.scale(loss / c.grad_accum).backward()
         if not sync:
             return False
+        self.scaler.unscale_(self.optimizer.optimizer)
+        if c.max_grad_norm:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
         scale = self.scaler.get_scale()
         self.scaler.step(self.optimizer.optimizer)
         self.scaler.update()
