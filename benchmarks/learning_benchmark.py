@@ -8,6 +8,13 @@ how far a run gets (docs/experiments/binding.md#colour-binding).
 
     python benchmarks/learning_benchmark.py                       # the tiny recipes of vlmkit.train.recipes
     python benchmarks/learning_benchmark.py --set steps=8000 --config lm_heads=4   # a variant
+    python benchmarks/learning_benchmark.py --caption-checkpoint RUN/caption     # ground a captioner of an earlier run
+    python benchmarks/learning_benchmark.py --mixed-precision no --weight-noise 0.003  # fp32, weights jittered
+
+``--weight-noise S`` asks whether noise alone does what bf16's rounding does to fp32 training
+(docs/experiments/arithmetic.md): every step, each weight of every linear layer and convolution
+is multiplied by 1 + S x N(0, 1) for that step's forward and backward pass (the gradient taken
+at the jittered weights, the update applied to the plain ones).
 
 The recipe comes from :mod:`vlmkit.train.recipes` (``--set``/``--caption-set`` change its fields,
 checked against them) and the model from the tiny config (``--config``). About 22 minutes of
@@ -23,13 +30,34 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from vlmkit.data.shapeworld import ShapeWorld
 from vlmkit.evaluation.evaluate import evaluate_captioning, evaluate_grounding
+from vlmkit.storage.checkpoint import load_model, load_training_state
 from vlmkit.train.profiles import load_profile, new_model
 from vlmkit.train.recipes import parse_assignments, recipe_for
 from vlmkit.train.streams import colour_only, curriculum_stream, multi_object_world, shapeworld_stream
 from vlmkit.train.trainer import PRECISIONS, Trainer
+
+
+class WeightNoise(TorchFunctionMode):
+    """Within this context each linear layer's or convolution's weight is multiplied by 1 + sigma x
+    N(0, 1), drawn once per weight per context (a training step's forward pass)."""
+
+    def __init__(self, sigma: float):
+        super().__init__()
+        self.sigma, self.factors = sigma, {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (F.linear, F.conv2d) and isinstance(args[1], torch.nn.Parameter):
+            weight = args[1]
+            if id(weight) not in self.factors:
+                self.factors[id(weight)] = 1 + self.sigma * torch.randn_like(weight)
+            args = (args[0], weight * self.factors[id(weight)], *args[2:])
+        return func(*args, **kwargs)
 
 
 def main() -> None:
@@ -40,6 +68,9 @@ def main() -> None:
                    help="captioning recipe fields (vlmkit.train.recipes.CaptionRecipe), e.g. steps=200")
     p.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
                    help="model config fields (vlmkit.model.VLMConfig), e.g. vit_layers=4 lm_heads=4")
+    p.add_argument("--caption-checkpoint", type=Path,
+                   help="ground this captioning checkpoint (an earlier run's OUT/caption) instead of training one: "
+                        "its captions are scored once, --caption-set and --config do not apply")
     p.add_argument("--single-fraction", type=float, default=0.0, help="share of grounding steps on 1-object scenes")
     p.add_argument("--colour-pairs", action=argparse.BooleanOptionalAction, default=True,
                    help="every attribute-pair expression names a colour (--no-colour-pairs: the shortest ones)")
@@ -48,6 +79,8 @@ def main() -> None:
     p.add_argument("--mixed-precision", choices=("auto", *PRECISIONS), default="auto",
                    help="'auto': as vlmkit.train.trainer.resolve_mixed_precision chooses here; 'no': plain fp32; "
                         "'fp16-rounded': a T4's fp16 (rounding and loss scaling) on a CPU")
+    p.add_argument("--weight-noise", type=float, default=0.0, metavar="S",
+                   help="fp32 only: jitter every linear/conv weight by a relative N(0, S) each step (see above)")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--caption-eval-every", type=int, default=0,
                    help="score captions (object F1, BLEU-4) on 100 held-out scenes every n captioning steps "
@@ -57,6 +90,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("outputs/learning_benchmark"))
     args = p.parse_args()
+    if args.caption_checkpoint and (args.caption_set or args.config):
+        p.error("--caption-checkpoint grounds a trained captioner: --caption-set and --config would not apply to it")
+    if args.weight_noise and args.mixed_precision != "no":
+        p.error(f"--weight-noise is a stand-in for an arithmetic's rounding: train in fp32 (--mixed-precision no), "
+                f"not {args.mixed_precision}")
     precision = {"mixed_precision": args.mixed_precision}
     recipe = recipe_for("02_grounding", "tiny", **{**precision, **parse_assignments(args.set)})
     caption_recipe = recipe_for("01_captioning", "tiny", **{**precision, **parse_assignments(args.caption_set)})
@@ -64,9 +102,15 @@ def main() -> None:
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    model = new_model("tiny", **parse_assignments(args.config))
+    model = (load_model(args.caption_checkpoint) if args.caption_checkpoint
+             else new_model("tiny", **parse_assignments(args.config)))
     print(f"recipe: {recipe}")
     print(f"parameters: {model.num_parameters()}; image tokens: {model.num_image_tokens}")
+
+    def jitter(trainer: Trainer) -> None:
+        if args.weight_noise:  # the context the Trainer enters around each step's forward pass
+            trainer.rounding = lambda: WeightNoise(args.weight_noise)
+
     eval_rows = list(multi_object_world().dataset("val", recipe.eval_size, progress=False))
     colour_rows = colour_only(eval_rows)
     colour_queries = sum(len(row["expressions"]) for row in colour_rows)
@@ -84,22 +128,28 @@ def main() -> None:
     caption_rows = load_profile("tiny", announce=False).evaluation_rows("caption", "val", count=100)
     caption_curve = []
 
-    def evaluate_captions(m):
+    def evaluate_captions(m, step):
         metrics = evaluate_captioning(m, caption_rows, progress=False).metrics
-        caption_curve.append({"step": caption.step, **metrics})
-        print(f"  caption step {caption.step:5d}: object F1 {metrics['object_f1']:.3f}, exact {metrics['exact']:.3f}, "
+        caption_curve.append({"step": step, **metrics})
+        print(f"  caption step {step:5d}: object F1 {metrics['object_f1']:.3f}, exact {metrics['exact']:.3f}, "
               f"BLEU-4 {metrics['bleu4']:.3f}", flush=True)
         return metrics
 
     start = time.perf_counter()
-    caption = Trainer(model, shapeworld_stream("caption", model.codec, ShapeWorld(seed=args.seed), seed=args.seed),
-                      caption_recipe.train_config(progress=False, seed=args.seed,
-                                                  eval_every=args.caption_eval_every or caption_recipe.steps),
-                      output_dir=args.out / "caption", evaluate=evaluate_captions)
-    caption.train()
-    caption_seconds = caption.train_seconds
-    print(f"captioning: {caption_recipe.steps} steps in {caption_seconds / 60:.1f} min, "
-          f"final loss {[h for h in caption.history if 'loss' in h][-1]['loss']:.3f}")
+    if args.caption_checkpoint:
+        steps = load_training_state(args.caption_checkpoint)["step"]
+        evaluate_captions(model, steps)
+        print(f"captioning: {steps} steps, trained earlier ({args.caption_checkpoint})")
+    else:
+        caption = Trainer(model, shapeworld_stream("caption", model.codec, ShapeWorld(seed=args.seed), seed=args.seed),
+                          caption_recipe.train_config(progress=False, seed=args.seed,
+                                                      eval_every=args.caption_eval_every or caption_recipe.steps),
+                          output_dir=args.out / "caption", evaluate=lambda m: evaluate_captions(m, caption.step))
+        jitter(caption)
+        caption.train()
+        caption_seconds = caption.train_seconds
+        print(f"captioning: {caption_recipe.steps} steps in {caption_seconds / 60:.1f} min, "
+              f"final loss {[h for h in caption.history if 'loss' in h][-1]['loss']:.3f}")
 
     single = int(args.single_fraction * recipe.steps * recipe.batch_size)
     first_token_steps = (single // recipe.batch_size + recipe.first_token_steps) if recipe.first_token_steps else 0
@@ -110,6 +160,7 @@ def main() -> None:
     ground = Trainer(model, stream, recipe.train_config(eval_every=args.eval_every, progress=False,
                                                         first_token_steps=first_token_steps, seed=args.seed),
                      output_dir=args.out / "ground", evaluate=evaluate)
+    jitter(ground)
     print(f"{'train min':>9} | {'step':>5} | {'Acc@0.5':>7} | {'Acc@0.75':>8} | {'mIoU':>5} | {'parse':>5} | colour "
           f"({colour_queries} queries)")
     ground.train()

@@ -81,6 +81,30 @@ def test_the_learning_benchmark_trains_in_the_precision_it_is_given(tmp_path, mo
     assert 0 <= results["caption_curve"][0]["object_f1"] <= 1 and "caption step     2: object F1" in out
 
 
+def test_the_learning_benchmark_grounds_an_earlier_runs_captioner(tmp_path, monkeypatch, capsys):
+    """``--caption-checkpoint``: grounding starts from that captioner, scored once at its own step,
+    and no captioning is trained; with ``--config`` (which could not apply to it) it refuses."""
+    bench = _script("learning_benchmark")
+    grounding = ["--set", "steps=2", "eval_size=2", "attribute_pair_steps=1", "first_token_steps=1",
+                 "--eval-every", "2"]
+    monkeypatch.setattr("sys.argv", ["bench", "--caption-set", "steps=3", *grounding, "--out", str(tmp_path / "a")])
+    bench.main()
+    monkeypatch.setattr("sys.argv", ["bench", "--caption-checkpoint", str(tmp_path / "a" / "caption"), *grounding,
+                                     "--out", str(tmp_path / "b")])
+    bench.main()
+    bench.plt.close("all")
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert [point["step"] for point in results["caption_curve"]] == [3]
+    assert [point["step"] for point in results["curve"]] == [2] and results["caption_minutes"] == 0
+    assert not (tmp_path / "b" / "caption").exists()
+    assert "captioning: 3 steps, trained earlier" in capsys.readouterr().out
+    monkeypatch.setattr("sys.argv", ["bench", "--caption-checkpoint", str(tmp_path / "a" / "caption"),
+                                     "--config", "lm_heads=4"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert "--caption-set and --config would not apply" in capsys.readouterr().err
+
+
 def test_the_tiny_series_check_trains_each_stage_from_the_last_and_counts_the_examples(tmp_path, monkeypatch,
                                                                                       capsys):
     """At CI sizes, in fp32 (not the series' recipe, so each stage saves to scratch/): every stage
@@ -375,3 +399,37 @@ def test_a_demo_run_replaces_the_recorded_run_of_its_machine_kind(tmp_path):
 def test_runs_that_are_not_the_tiny_series_on_a_commit_are_refused(summary, quick, message):
     with pytest.raises(ValueError, match=message):
         _script("record_demo").run_entry(summary, quick)
+
+
+def test_caption_errors_name_what_a_caption_gets_wrong():
+    errors = _script("caption_errors").caption_errors
+    from vlmkit.data.shapeworld.language import NamedObject as O
+    truth = [O("big", "red", "circle", "left"), O("small", "blue", "square", "top right")]
+    assert errors([O("big", "red", "circle"), O("small", "blue", "square", "top right")], truth) == set()
+    assert errors([O("small", "blue", "square"), O("big", "red", "circle")], truth) == set()  # order is free
+    assert errors([O("big", "red", "square"), O("small", "blue", "square")], truth) == {"shape"}
+    assert errors([O("big", "red", "circle")], truth) == {"count", "size", "colour", "shape"}
+    assert errors([O("big", "blue", "circle"), O("small", "red", "square")], truth) == {"pairing"}
+    assert errors([O("big", "red", "circle", "middle"), O("small", "blue", "square")], truth) == {"region"}
+    assert errors(None, truth) == {"unparsed"}
+
+
+def test_weight_noise_jitters_each_weight_once_per_step_and_only_in_fp32(monkeypatch, capsys):
+    bench = _script("learning_benchmark")
+    import torch
+    layer, x = torch.nn.Linear(16, 16), torch.randn(4, 16)
+    with bench.WeightNoise(0.01):
+        first, again = layer(x), layer(x)
+    with bench.WeightNoise(0.01):
+        next_step = layer(x)
+    plain = layer(x)
+    assert torch.equal(first, again)  # one draw per weight per step
+    assert not torch.equal(first, next_step) and not torch.equal(first, plain)
+    relative = ((first - plain).norm() / plain.norm()).item()
+    assert 0.001 < relative < 0.05  # about sigma's size, not more
+    first.sum().backward()
+    assert layer.weight.grad is not None  # the gradient reaches the plain weight
+    monkeypatch.setattr("sys.argv", ["bench", "--weight-noise", "0.003", "--mixed-precision", "bf16"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert "train in fp32 (--mixed-precision no), not bf16" in capsys.readouterr().err
