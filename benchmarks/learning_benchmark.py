@@ -52,7 +52,7 @@ class WeightNoise(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in (F.linear, F.conv2d) and isinstance(args[1], torch.nn.Parameter):
+        if func in (F.linear, F.conv2d) and len(args) > 1 and isinstance(args[1], torch.nn.Parameter):
             weight = args[1]
             if id(weight) not in self.factors:
                 self.factors[id(weight)] = 1 + self.sigma * torch.randn_like(weight)
