@@ -6,8 +6,8 @@
 Each held-out scene is captioned (greedy), the caption read back into objects
 (``vlmkit.data.shapeworld.language.read_caption``) and compared with the scene's: in how many
 captions the shapes named differ from the scene's (as a multiset: a caption naming the right
-shapes in another order is not counted), the sizes, the colours, the number of objects, and
-how many name the scene's objects exactly, region aside. Object F1 says how much is wrong; this
+shapes in another order is not counted), the sizes, the colours, the number of objects, the
+right attributes wrongly paired, a wrong region, and how many are exact. Object F1 says how much is wrong; this
 says what. docs/experiments/captioning.md has the measurements.
 """
 
@@ -22,24 +22,27 @@ from vlmkit.storage.checkpoint import load_model
 from vlmkit.train.profiles import load_profile
 
 
+def _described(obj: NamedObject) -> tuple[str, str, str]:
+    return obj.size, obj.colour, obj.shape
+
+
 def caption_errors(predicted: list[NamedObject] | None, truth: list[NamedObject]) -> set[str]:
     """What ``predicted`` (a caption read back, ``None`` outside the grammar) gets wrong of ``truth``:
-    any of "unparsed", "count", "size", "colour", "shape", "region"; empty when it is exact."""
+    "unparsed"; else any of "count", "size", "colour", "shape" (multisets that differ); else
+    "pairing" (the right attributes wrongly combined) or "region"; empty when it is exact."""
     if predicted is None:
         return {"unparsed"}
     wrong = {attribute for attribute in ("size", "colour", "shape")
              if sorted(getattr(o, attribute) for o in predicted) != sorted(getattr(o, attribute) for o in truth)}
     if len(predicted) != len(truth):
         wrong.add("count")
-    named = Counter((o.size, o.colour, o.shape) for o in predicted)
-    if not wrong and named == Counter((o.size, o.colour, o.shape) for o in truth):
-        # the same objects: a region it names is wrong if no object of that description is there
-        if any(o.region and not any((t.size, t.colour, t.shape, t.region) == (o.size, o.colour, o.shape, o.region)
-                                    for t in truth) for o in predicted):
-            wrong.add("region")
-    elif not wrong:
-        wrong.add("pairing")  # right sizes, colours and shapes, wrongly combined ("a red square, a blue circle")
-    return wrong
+    if wrong:
+        return wrong
+    if Counter(map(_described, predicted)) != Counter(map(_described, truth)):
+        return {"pairing"}  # e.g. "a red square and a blue circle" for a blue square and a red circle
+    # the same objects: a region it names is wrong if no object of that description is there
+    placed = {(*_described(t), t.region) for t in truth}
+    return {"region"} if any(o.region and (*_described(o), o.region) not in placed for o in predicted) else set()
 
 
 def main() -> None:
