@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -343,12 +344,18 @@ def test_a_run_resumes_only_in_the_precision_it_trained_in(tmp_path, monkeypatch
     assert pinned.step == 2 and pinned.accelerator.mixed_precision == "bf16"
 
 
-@pytest.mark.parametrize("bf16, expected", [(True, "bf16"), (False, "fp16")])
-def test_auto_precision_on_a_gpu_is_bf16_or_fp16_with_loss_scaling(monkeypatch, bf16, expected):
-    """An A100 gets bf16; Colab's T4 (no bf16) gets fp16, which accelerate runs with a loss scaler."""
+@pytest.mark.parametrize("name, major, expected", [("A100", 8, "bf16"), ("Tesla T4", 7, "fp16")])
+def test_auto_precision_on_a_gpu_is_bf16_or_fp16_with_loss_scaling(monkeypatch, name, major, expected):
+    """An A100 gets bf16; Colab's T4 gets fp16, which accelerate runs with a loss scaler, although
+    torch's own ``is_bf16_supported()`` says yes there (it can emulate bf16). Torch's check runs
+    for real; only the device it asks about is made up."""
+    monkeypatch.setattr(torch.version, "hip", None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: "A100" if bf16 else "Tesla T4")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda *a, **k: SimpleNamespace(major=major))
+    monkeypatch.setattr(torch.cuda, "_check_bf16_tensor_supported", lambda *a, **k: True)  # emulation works
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a, **k: name)
+    assert torch.cuda.is_bf16_supported()  # what the T4 answers by default: the trap
     precision, why = resolve_mixed_precision("auto")
     assert precision == expected
     assert ("loss scaling" in why) == (expected == "fp16") and ("T4" in why) == (expected == "fp16")

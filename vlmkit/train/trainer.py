@@ -116,9 +116,11 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
         return setting, "as configured"
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name()
-        if torch.cuda.is_bf16_supported():
+        # bf16 in hardware (Ampere on); torch's default also says yes where it only emulates bf16,
+        # as on a T4, whose emulated bf16 is slow and has no cuDNN convolutions
+        if torch.cuda.is_bf16_supported(including_emulation=False):
             return "bf16", f"{name} supports bf16"
-        return "fp16", f"{name} has no bf16: fp16 with loss scaling"
+        return "fp16", f"{name} has no bf16 hardware: fp16 with loss scaling"
     if cpu_has_bf16():
         return "bf16", "this CPU has bf16 instructions"
     return "bf16-rounded", "this CPU has no bf16 instructions: fp32 rounded as bf16 autocast rounds"
