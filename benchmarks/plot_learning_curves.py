@@ -36,11 +36,11 @@ def main() -> None:
         if not path.is_file():
             raise SystemExit(f"no results file at {path}: run benchmarks/learning_benchmark.py --out {path.parent}")
         run = json.loads(path.read_text())
-        final = run["final"]["acc@0.5"]
         x_key = "train_minutes" if args.x == "minutes" else "step"
         xs = [c[x_key] for c in run["curve"]]
-        line, = ax.plot(xs, [c["acc@0.5"] for c in run["curve"]], "o-", markersize=3,
-                        label=f"{label} (final {final:.3f})")
+        # a run stopped early has its printed curve and no final score (benchmarks/runs/*_stopped.json)
+        end = f"final {run['final']['acc@0.5']:.3f}" if "final" in run else f"stopped at step {run['curve'][-1]['step']}"
+        line, = ax.plot(xs, [c["acc@0.5"] for c in run["curve"]], "o-", markersize=3, label=f"{label} ({end})")
         if all("colour_only" in c for c in run["curve"]):  # results of the benchmark since commit ffeaa5f
             ax.plot(xs, [c["colour_only"] for c in run["curve"]], "--", color=line.get_color(), linewidth=1,
                     label=f"{label}: colour-only expressions")

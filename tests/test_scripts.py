@@ -53,6 +53,19 @@ def test_learning_curves_are_drawn_against_steps_or_minutes(tmp_path, monkeypatc
     assert out.stat().st_size > 0
 
 
+def test_a_stopped_run_is_drawn_with_the_step_it_stopped_at(tmp_path, monkeypatch):
+    plot = _script("plot_learning_curves")
+    stopped = tmp_path / "run_stopped.json"  # as benchmarks/runs/*_stopped.json: a printed curve, no final
+    stopped.write_text(json.dumps({"curve": [{"step": 1000, "train_minutes": 4, "acc@0.5": 0.3},
+                                             {"step": 2000, "train_minutes": 8, "acc@0.5": 0.5}]}))
+    monkeypatch.setattr("sys.argv", ["plot", str(stopped), "--labels", "noise", "--x", "step",
+                                     "--out", str(tmp_path / "curves.png")])
+    plot.main()
+    labels = [line.get_label() for line in plot.plt.gcf().axes[0].lines]
+    plot.plt.close("all")
+    assert "noise (stopped at step 2000)" in labels
+
+
 def test_a_missing_results_file_names_the_path_and_how_to_make_it(tmp_path, monkeypatch):
     plot = _script("plot_learning_curves")
     monkeypatch.setattr("sys.argv", ["plot", str(tmp_path / "nowhere" / "results.json")])
