@@ -21,8 +21,8 @@ three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused
 same weights on the same batches: the optimizer step alone (the steady number: whole steps
 drift between rounds by more than the optimizer's share), whole steps in alternating rounds,
 and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
-to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as bf16 or fp16
-autocast rounds (``vlmkit.train.rounding``) and plain fp32, in alternating rounds, and what
+to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as fp16 autocast
+rounds (``vlmkit.train.rounding``, a T4's stand-in) and plain fp32, in alternating rounds, and what
 ``mixed_precision="auto"`` chooses on this CPU. ``compile`` (not run by default): the model
 eager against ``torch.compile(model)`` (inductor unless ``--compile-backend``), the same weights
 and batches, alternating rounds, and the seconds that compiling and the first steps took. All
@@ -47,14 +47,12 @@ from vlmkit.train.rounding import Rounding
 from vlmkit.train.profiles import new_model
 from vlmkit.train.recipes import parse_assignments
 from vlmkit.train.streams import multi_object_world, shapeworld_stream
-from vlmkit.train.trainer import TrainConfig, Trainer, cpu_has_bf16, resolve_mixed_precision
+from vlmkit.train.trainer import TrainConfig, Trainer, resolve_mixed_precision
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-PRECISIONS = {"bf16 autocast": "bf16", "bf16-rounded fp32": "bf16-rounded", "fp16-rounded fp32": "fp16-rounded",
-              "fp32": "no"}  # name -> Trainer's
-ARITHMETIC = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16), "bf16-rounded": Rounding,
-              "fp16-rounded": lambda: Rounding(torch.float16),
+PRECISIONS = {"bf16 autocast": "bf16", "fp16-rounded fp32": "fp16-rounded", "fp32": "no"}  # name -> Trainer's
+ARITHMETIC = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16), "fp16-rounded": lambda: Rounding(torch.float16),
               "no": contextlib.nullcontext}  # what the Trainer runs a forward pass in, on a CPU
 
 
@@ -77,9 +75,9 @@ def step_ms(model, batches: list[dict], steps: int, optimizer: torch.optim.Optim
             precision: str | None = None) -> float:
     """Milliseconds of one training step (forward, backward, AdamW), over ``steps`` steps that
     cycle through ``batches``, in ``precision`` (a key of ARITHMETIC); by default the one the
-    Trainer's "auto" chooses on this CPU: bf16 where it has bf16 instructions, else bf16-rounded."""
+    Trainer's "auto" chooses on this CPU (bf16 where it measures faster than fp32, else fp32)."""
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=5e-4)
-    precision = precision or ("bf16" if cpu_has_bf16() else "bf16-rounded")
+    precision = precision or resolve_mixed_precision("auto")[0]
     model.train()
     start = time.perf_counter()
     for i in range(steps):
@@ -182,10 +180,9 @@ def time_optimizers(args, stream) -> None:
 
 
 def time_precision(args, stream) -> None:
-    """bf16 autocast, bf16- and fp16-rounded fp32 and fp32 from the same weights on the same batches, in
-    alternating rounds: what the precision "auto" picks costs on this CPU (bf16 autocast 22%
-    faster than fp32 a step on an AMD EPYC with bf16 instructions, 32% slower on an Intel Xeon
-    VM with them, 12.5x slower, emulated, on an AMD EPYC without: docs/experiments/arithmetic.md)."""
+    """bf16 autocast, fp16-rounded fp32 and fp32 from the same weights on the same batches, in
+    alternating rounds: whether the precision "auto" picks is the fastest here (its probe times
+    an MLP, not the model; measured per machine: docs/experiments/arithmetic.md)."""
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
     models = {name: copy.deepcopy(start) for name in PRECISIONS}
@@ -209,11 +206,10 @@ def time_compile(args, stream) -> None:
     (several sequence lengths, as dynamic padding gives), in alternating rounds after the compiled
     model's warm-up, which includes compiling. Why it is not in the Trainer:
     docs/experiments/step_profile.md#torchcompile-faster-steps-not-adopted.
-    In bf16 autocast where the CPU has bf16 instructions, else in fp32: torch 2.13's dynamo cannot
-    run the model under :class:`vlmkit.train.rounding.Rounding` (a ``TorchFunctionMode``; its
-    resumed frames are called with wrong arguments, ``TypeError: to() received ... (torch.Size)``)."""
-    arithmetic = "bf16 autocast" if cpu_has_bf16() else "fp32"
-    precision = PRECISIONS[arithmetic]
+    In the precision "auto" chooses here (torch 2.13's dynamo cannot run the model under
+    :class:`vlmkit.train.rounding.Rounding`, a ``TorchFunctionMode``: its resumed frames are called
+    with wrong arguments, ``TypeError: to() received ... (torch.Size)``; "auto" never rounds)."""
+    precision, why = resolve_mixed_precision("auto")
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
     eager, compiled = copy.deepcopy(start), copy.deepcopy(start)
@@ -233,9 +229,8 @@ def time_compile(args, stream) -> None:
         for name, model in models.items():
             rounds[name].append(step_ms(model, batches, args.padding_steps, optimizers[name], precision))
     lengths = sorted({b["input_ids"].shape[1] for b in batches})
-    why = "" if precision == "bf16" else " (this CPU has no bf16 instructions)"
     print(f"  compiling ({args.compile_backend}) and the first {warmup} steps: {warmup_s:.1f} s "
-          f"(sequence lengths {lengths}; {arithmetic}{why})")
+          f"(sequence lengths {lengths}; {precision}: {why})")
     for name, ms in rounds.items():
         print(f"  {name:<8}: {np.mean(ms):6.1f} ms a step (rounds {' '.join(f'{m:.0f}' for m in ms)})")
     print(f"  compiled steps take {np.mean(rounds['compiled']) / np.mean(rounds['eager']):.2f}x the eager time")

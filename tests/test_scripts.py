@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from vlmkit.train.streams import curriculum_stream
-from vlmkit.train.trainer import cpu_has_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,11 +199,11 @@ def test_the_precision_section_times_each_and_names_autos_choice(capsys):
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     speed.time_precision(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1), stream)
     lines = capsys.readouterr().out.strip().splitlines()
-    names = ["bf16 autocast", "bf16-rounded fp32", "fp16-rounded fp32", "fp32"]
-    assert [line.split(":")[0].strip() for line in lines[:4]] == list(speed.PRECISIONS) == names
-    assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[:4])
-    assert "the time of fp32 here: bf16 autocast " in lines[4] and "x, fp16-rounded fp32 " in lines[4]
-    assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[4]
+    names = ["bf16 autocast", "fp16-rounded fp32", "fp32"]
+    assert [line.split(":")[0].strip() for line in lines[:3]] == list(speed.PRECISIONS) == names
+    assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[:3])
+    assert "the time of fp32 here: bf16 autocast " in lines[3] and "x, fp16-rounded fp32 " in lines[3]
+    assert f"mixed_precision='auto' chooses {resolve_mixed_precision('auto')[0]}" in lines[3]
 
 
 def test_the_compile_section_times_eager_against_compiled_and_the_warm_up(capsys):
@@ -213,13 +212,15 @@ def test_the_compile_section_times_eager_against_compiled_and_the_warm_up(capsys
 
     from vlmkit.train.profiles import new_model
     from vlmkit.train.streams import shapeworld_stream
+    from vlmkit.train.trainer import resolve_mixed_precision
 
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     # dynamo's "eager" backend: the section's own logic without inductor's minute of compiling
     speed.time_compile(Namespace(batch_size=2, padding_steps=1, rounds=2, warmup=1, compile_backend="eager"), stream)
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("compiling (eager) and the first 8 steps: ") and "sequence lengths [" in lines[0]
-    assert lines[0].endswith("; bf16 autocast)" if cpu_has_bf16() else "; fp32 (this CPU has no bf16 instructions))")
+    precision, why = resolve_mixed_precision("auto")
+    assert lines[0].endswith(f"; {precision}: {why})")
     assert [line.split(":")[0].strip() for line in lines[1:3]] == ["eager", "compiled"]
     assert all(len(line.split("rounds ")[1].rstrip(")").split()) == 2 for line in lines[1:3])
     assert lines[3].startswith("  compiled steps take ") and lines[3].endswith("x the eager time")

@@ -1,7 +1,7 @@
 """One training loop for every task and both profiles, on ``accelerate``.
 
-``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU that has
-bf16 instructions; on one without, fp32 rounded as bf16 autocast rounds: ``vlmkit.train.rounding``),
+``accelerate`` places the model, runs bf16/fp16 autocast (bf16 also on a CPU where it is
+faster than fp32; a T4's fp16 reproduced on a CPU: ``vlmkit.train.rounding``),
 accumulates gradients, and under ``accelerate launch`` spreads the
 work over GPUs or nodes with no change here. Data comes from a :class:`vlmkit.text.tasks.Stream`:
 step ``s`` on process ``p`` reads examples at fixed indices, so a resumed run sees exactly
@@ -14,6 +14,7 @@ every micro-batch.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -97,16 +98,15 @@ PRECISIONS = ("no", "bf16", "fp16", *ROUNDED_PRECISIONS)
 
 
 def resolve_mixed_precision(setting: str) -> tuple[str, str]:
-    """``(precision, why)`` with "auto" resolved: bf16 on a GPU that supports it (Ampere and
-    later); fp16 with loss scaling on an older GPU (Colab's T4: accelerate scales the loss
-    so small gradients do not underflow to zero); on a CPU bf16 where it has bf16
-    instructions (AVX512-BF16 or AMX), else "bf16-rounded": fp32 arithmetic with every matrix
-    product's inputs, output and gradients rounded to bf16, as bf16 autocast rounds them
-    (:class:`vlmkit.train.rounding.Rounding`; emulated bf16 is far slower). Losses are
-    computed in fp32. Why bf16's rounding even where fp32 would be faster: the tiny recipes were
-    tuned in it, and whether plain fp32 learns them as reliably is still open
-    (docs/experiments/arithmetic.md). "fp16" needs a GPU: accelerate would run it as fp32 on a
-    CPU; there "fp16-rounded" stands in for a T4 (fp16's rounding and loss scaling)."""
+    """``(precision, why)`` with "auto" resolved to the fastest arithmetic here: bf16 on a GPU
+    that supports it (Ampere and later); fp16 with loss scaling on an older GPU (Colab's T4:
+    accelerate scales the loss so small gradients do not underflow to zero); on a CPU bf16 only
+    where it has bf16 instructions (AVX512-BF16 or AMX) *and* bf16 autocast measures faster than
+    fp32 there (:func:`cpu_bf16_speedup`: some CPUs that list the instructions run it slower),
+    else "no" (fp32). The tiny recipes learn alike in all three since the language model has 16
+    heads (docs/experiments/binding.md), so the fastest is the right choice. Losses are computed
+    in fp32. "fp16" needs a GPU: accelerate would run it as fp32 on a CPU; there "fp16-rounded"
+    stands in for a T4 (fp16's rounding and loss scaling, :mod:`vlmkit.train.rounding`)."""
     if setting != "auto" and setting not in PRECISIONS:
         raise ValueError(f"mixed_precision={setting!r}: choose auto, {', '.join(PRECISIONS)}")
     if setting == "fp16" and not torch.cuda.is_available():
@@ -121,9 +121,12 @@ def resolve_mixed_precision(setting: str) -> tuple[str, str]:
         if torch.cuda.is_bf16_supported(including_emulation=False):
             return "bf16", f"{name} supports bf16"
         return "fp16", f"{name} has no bf16 hardware: fp16 with loss scaling"
-    if cpu_has_bf16():
-        return "bf16", "this CPU has bf16 instructions"
-    return "bf16-rounded", "this CPU has no bf16 instructions: fp32 rounded as bf16 autocast rounds"
+    if not cpu_has_bf16():
+        return "no", "this CPU has no bf16 instructions (bf16 would be emulated, far slower): fp32"
+    speedup = cpu_bf16_speedup()
+    if speedup >= BF16_MIN_SPEEDUP:
+        return "bf16", f"bf16 autocast measured {speedup:.2f}x as fast as fp32 on this CPU"
+    return "no", f"this CPU has bf16 instructions, but bf16 autocast measured {speedup:.2f}x as fast as fp32: fp32"
 
 
 def cpu_has_bf16() -> bool:
@@ -134,10 +137,38 @@ def cpu_has_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
+# bf16 must measure this much faster to be chosen: a margin, so that a machine where the two are
+# close keeps fp32 (the exact one) rather than flipping between runs with timing noise
+BF16_MIN_SPEEDUP = 1.1
+
+
+@functools.cache
+def cpu_bf16_speedup(rows: int = 2048, width: int = 192, rounds: int = 3) -> float:
+    """fp32 time over bf16-autocast time of a forward and backward pass through an MLP of the
+    tiny LM's shape (``width`` -> 3 x ``width`` -> ``width``, a batch's ``rows`` tokens), best
+    of ``rounds`` alternating rounds: > 1 where bf16 is faster. Measured once a process (about
+    half a second): matrix products are what bf16 speeds up or slows down
+    (docs/experiments/step_profile.md)."""
+    generator = torch.Generator().manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(width, 3 * width), torch.nn.SiLU(), torch.nn.Linear(3 * width, width))
+    x = torch.randn(rows, width, generator=generator, requires_grad=True)
+    best = {True: math.inf, False: math.inf}
+    for _ in range(rounds):
+        for bf16 in best:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                mlp(x).float().sum().backward()  # once untimed: the first call pays for setup
+            start = time.perf_counter()
+            for _ in range(4):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    mlp(x).float().sum().backward()
+            best[bf16] = min(best[bf16], time.perf_counter() - start)
+    return best[False] / best[True]
+
+
 def prepare_model(model: MiniVLM, config: TrainConfig, precision: str = "no") -> None:
     """What ``config`` asks of the model before its optimizer exists: LoRA adapters, frozen
     parts (a learning-rate share of 0), gradient checkpointing (in ``precision``, the resolved
-    one: a bf16-rounded run's recomputed forward must be rounded as the first was)."""
+    one: an fp16-rounded run's recomputed forward must be rounded as the first was)."""
     for name in ("vision_lr_scale", "lm_lr_scale"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} is a share of lr, at least 0; got {getattr(config, name)}")
