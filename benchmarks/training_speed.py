@@ -269,7 +269,7 @@ def main() -> None:
         print(f"AdamW implementations, batch {args.batch_size}, the same start and batches:")
         time_optimizers(args, stream)
     if "precision" in args.sections:
-        print(f"bf16 autocast, bf16- and fp16-rounded fp32 and fp32, batch {args.batch_size}, the same start and batches:")
+        print(f"bf16 autocast, fp16-rounded fp32 and fp32, batch {args.batch_size}, the same start and batches:")
         time_precision(args, stream)
     if "compile" in args.sections:
         print(f"eager against torch.compile, batch {args.batch_size}, the same start and batches:")
