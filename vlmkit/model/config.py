@@ -66,8 +66,8 @@ class VLMConfig:
     lm_gguf: str | None = None
     lm_hidden: int = 192
     lm_layers: int = 2
-    # 16 heads of 12: with 8, seed 0 never bound colour words in fp32 or fp16, with 4 some bf16 seeds
-    # did not either (docs/experiments/binding.md#16-heads-colour-binds-in-fp32-and-fp16-too-and-sooner)
+    # 16 heads of 12: with 8, seed 0 never bound colour words in fp32 or fp16, with 4 some seeds never
+    # bound them (docs/experiments/binding.md#seeds-1-and-4-to-the-end-16-heads-became-the-default)
     lm_heads: int = 16
     lm_mlp: int | None = None  # default 3 * lm_hidden
     lm_max_positions: int = 256
