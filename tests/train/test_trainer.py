@@ -295,10 +295,15 @@ def test_auto_precision_on_a_cpu_is_bf16_only_where_it_measures_faster(monkeypat
 
 
 def test_the_bf16_probe_times_both_arithmetics_on_this_cpu():
-    """A real measurement, once a process: a positive ratio, the same object the second time."""
+    """A real measurement, once a process: a positive ratio, the same object the second time, and
+    the global random state untouched."""
     trainer_module.cpu_bf16_speedup.cache_clear()
+    torch.manual_seed(0)
     speedup = trainer_module.cpu_bf16_speedup(rows=64, width=16, rounds=1)
     assert speedup > 0 and math.isfinite(speedup)
+    drawn_after = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(drawn_after, torch.rand(3))  # the probe left the global random state alone
     assert trainer_module.cpu_bf16_speedup(rows=64, width=16, rounds=1) is speedup
 
 

@@ -148,9 +148,12 @@ def cpu_bf16_speedup(rows: int = 2048, width: int = 192, rounds: int = 3) -> flo
     tiny LM's shape (``width`` -> 3 x ``width`` -> ``width``, a batch's ``rows`` tokens), best
     of ``rounds`` alternating rounds: > 1 where bf16 is faster. Measured once a process (about
     half a second): matrix products are what bf16 speeds up or slows down
-    (docs/experiments/step_profile.md)."""
+    (docs/experiments/step_profile.md). The global random state is left as it was: timing must
+    not change what a caller draws next."""
     generator = torch.Generator().manual_seed(0)
-    mlp = torch.nn.Sequential(torch.nn.Linear(width, 3 * width), torch.nn.SiLU(), torch.nn.Linear(3 * width, width))
+    with torch.random.fork_rng(devices=[]):  # the layers' initialisation draws from the global RNG
+        mlp = torch.nn.Sequential(torch.nn.Linear(width, 3 * width), torch.nn.SiLU(),
+                                  torch.nn.Linear(3 * width, width))
     x = torch.randn(rows, width, generator=generator, requires_grad=True)
     best = {True: math.inf, False: math.inf}
     for _ in range(rounds):
