@@ -60,9 +60,11 @@ class Recipe(TrainConfig):
 
     def train_config(self, **overrides) -> TrainConfig:
         """The Trainer's config for this recipe; ``overrides`` (TrainConfig fields) win over it.
-        Warm-up takes at most a fifth of the steps, so a short run still trains at full rate."""
+        Warm-up takes at most a fifth of the steps, so a short run still trains at full rate, and
+        the decay at most the rest (a smoke run's 20 steps)."""
         own = {f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)}
-        return TrainConfig(**{**own, "warmup_steps": min(self.warmup_steps, self.steps // 5),
+        warmup = min(self.warmup_steps, self.steps // 5)
+        return TrainConfig(**{**own, "warmup_steps": warmup, "decay_steps": min(self.decay_steps, self.steps - warmup),
                               "eval_every": self.evaluation_interval(), **overrides})
 
     def evaluation_interval(self) -> int:

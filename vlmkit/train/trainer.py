@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
-from transformers import get_cosine_schedule_with_warmup
+from transformers import get_cosine_schedule_with_warmup, get_wsd_schedule
 
 from vlmkit.model import MiniVLM
 from vlmkit.model.config import LORA_ALPHA, LORA_TARGETS
@@ -49,6 +49,10 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.01
     warmup_steps: int = 50
+    # 0: cosine decay from the end of warm-up to the last step. >0: the rate stays at lr until
+    # the last decay_steps, which decay it (warmup-stable-decay), so a shorter run is not also
+    # a run at a lower rate early on (docs/experiments/grounding_recipe.md#a-constant-rate-then-a-short-decay)
+    decay_steps: int = 0
     max_grad_norm: float = 1.0
     mixed_precision: str = "auto"  # "auto" or one of PRECISIONS: see resolve_mixed_precision
     eval_every: int = 0  # steps; 0 = only at the end
@@ -246,7 +250,13 @@ class Trainer:
         optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
         # Not prepared by accelerate: its wrapper steps once per process, and our schedule
         # counts optimizer steps, which every process takes together.
-        self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+        if config.decay_steps:
+            if config.warmup_steps + config.decay_steps > config.steps:
+                raise ValueError(f"warmup_steps ({config.warmup_steps}) + decay_steps ({config.decay_steps}) "
+                                 f"exceed steps ({config.steps})")
+            self.scheduler = get_wsd_schedule(optimizer, config.warmup_steps, config.decay_steps, config.steps)
+        else:
+            self.scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.batches = MicroBatches(stream, self.processor, config.batch_size, config.steps, config.grad_accum,
                                     self.accelerator.num_processes, self.accelerator.process_index, config.objective,
