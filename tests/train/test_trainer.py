@@ -439,3 +439,35 @@ def test_a_stage_saved_by_its_trainer_is_not_written_twice(tmp_path, monkeypatch
     trainer.train(until_step=3)  # nothing new; a save elsewhere still writes
     assert stages.save_stage(model, "02_grounding", trainer) == tmp_path / "02_grounding"
     assert (tmp_path / "02_grounding" / "model.safetensors").is_file()
+
+
+def test_decay_steps_hold_the_rate_until_the_last_steps_then_decay_it():
+    model, stream = _fresh()
+    cosine = Trainer(model, stream, replace(CONFIG, steps=20, warmup_steps=2)).scheduler
+    wsd = Trainer(model, stream, replace(CONFIG, steps=20, warmup_steps=2, decay_steps=5)).scheduler
+    rates = {}
+    for name, scheduler in (("cosine", cosine), ("wsd", wsd)):
+        rates[name] = []
+        for _ in range(20):
+            rates[name].append(scheduler.get_last_lr()[0] / CONFIG.lr)
+            scheduler.optimizer.step()
+            scheduler.step()
+    assert rates["wsd"][2:15] == [1.0] * 13  # warm-up over, full rate until the decay begins
+    assert all(a > b for a, b in zip(rates["wsd"][15:], rates["wsd"][16:]))  # then falling every step
+    assert rates["wsd"][19] < 0.2 and rates["cosine"][19] < 0.2  # both near 0 at the last step
+    assert rates["cosine"][10] < 0.6 < rates["wsd"][10]  # halfway, cosine has halved the rate already
+
+
+def test_decay_steps_that_do_not_fit_the_run_are_refused():
+    model, stream = _fresh()
+    with pytest.raises(ValueError, match=r"warmup_steps \(2\) \+ decay_steps \(5\) exceed steps \(6\)"):
+        Trainer(model, stream, replace(CONFIG, decay_steps=5))
+    # a recipe shortened to a smoke run fits its decay into what warm-up leaves
+    config = GroundRecipe(steps=20, decay_steps=1200, warmup_steps=50).train_config()
+    assert (config.warmup_steps, config.decay_steps) == (4, 16)
+
+
+def test_a_run_saved_before_a_field_existed_resumes_at_that_fields_default():
+    saved = {k: v for k, v in vars(CONFIG).items() if k != "decay_steps"}  # as an older vlmkit wrote it
+    assert trainer_module.changed_fields(saved, CONFIG) == {}
+    assert trainer_module.changed_fields(saved, replace(CONFIG, decay_steps=3)) == {"decay_steps": (0, 3)}

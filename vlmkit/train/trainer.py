@@ -92,9 +92,11 @@ BOOKKEEPING_FIELDS = ("eval_every", "save_every", "log_every", "progress", "data
 
 def changed_fields(saved: dict, config: TrainConfig) -> dict[str, tuple]:
     """``{field: (saved, now)}`` for the fields, other than bookkeeping, where ``config``
-    differs from a saved run's ``asdict(TrainConfig)``."""
-    return {f.name: (saved.get(f.name), getattr(config, f.name)) for f in fields(config)
-            if f.name not in BOOKKEEPING_FIELDS and saved.get(f.name) != getattr(config, f.name)}
+    differs from a saved run's ``asdict(TrainConfig)``; a field added since the run was saved
+    counts at its default, which is how that run trained."""
+    saved = {f.name: saved.get(f.name, f.default) for f in fields(config)}
+    return {f.name: (saved[f.name], getattr(config, f.name)) for f in fields(config)
+            if f.name not in BOOKKEEPING_FIELDS and saved[f.name] != getattr(config, f.name)}
 
 
 # what mixed_precision may name besides "auto"
