@@ -51,7 +51,7 @@ class TrainConfig:
     warmup_steps: int = 50
     # 0: cosine decay from the end of warm-up to the last step. >0: the rate stays at lr until
     # the last decay_steps, which decay it (warmup-stable-decay), so a shorter run is not also
-    # a run at a lower rate early on (docs/experiments/grounding_recipe.md#a-constant-rate-then-a-short-decay)
+    # a run at a lower rate early on (docs/experiments/shorter_series.md#a-constant-rate-then-a-short-decay)
     decay_steps: int = 0
     max_grad_norm: float = 1.0
     mixed_precision: str = "auto"  # "auto" or one of PRECISIONS: see resolve_mixed_precision
