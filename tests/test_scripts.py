@@ -385,7 +385,7 @@ def test_the_fault_injection_finds_issue_52s_wreck_where_a_backup_is_deleted_in_
 
 
 def _summary(quick=False, commit="abc1234", kind="CPU with bf16", profile="tiny"):
-    return {"profile": profile, "quick": quick, "commit": commit, "arithmetic": "bf16",
+    return {"profile": profile, "quick": quick, "commit": commit, "arithmetic": "bf16", "examples": 380800,
             "machine": {"kind": kind, "name": "AMD EPYC", "threads": 2},
             "notebooks": [{"notebook": "02_grounding.ipynb", "minutes": 4.5 if quick else 17.4,
                            "results": {"metrics": {"acc@0.5": 0.6 if quick else 0.9, "acc@0.75": 0.4}}}]}
@@ -398,7 +398,7 @@ def test_a_demo_run_replaces_the_recorded_run_of_its_machine_kind(tmp_path):
     runs.write_text(json.dumps([older, {"commit": "amx1234", "machine": {"kind": "CPU with AMX"},
                                         "minutes": {"02_grounding": 13.6}}]))
     entry = record_demo.run_entry(_summary(), _summary(quick=True))
-    assert entry["minutes"] == {"02_grounding": 17.4}
+    assert entry["minutes"] == {"02_grounding": 17.4} and entry["examples"] == 380800
     assert entry["quick"] == {"02_grounding": {"minutes": 4.5, "metrics": {"acc@0.5": 0.6}}}
     recorded = record_demo.record(entry, runs)
     assert [r["commit"] for r in recorded] == ["abc1234", "amx1234"] and older not in recorded

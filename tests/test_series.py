@@ -56,12 +56,28 @@ def test_recorded_minutes_list_every_machine_kind_and_mark_this_one(tmp_path):
     assert all("not measured yet" in line for line in lines[2:])
 
 
+def test_recorded_minutes_mark_a_run_of_a_series_of_another_length(tmp_path):
+    """Minutes of a longer (or shorter) series than today's recipes are not today's: the line says so."""
+    from vlmkit.train.recipes import series_examples
+
+    runs = tmp_path / "runs.json"
+    run = {"commit": "abc1234", "machine": {"kind": "CPU with AMX", "name": "Xeon", "threads": 2},
+           "minutes": {"02_grounding": 13.58}}
+    for examples, marked in ((series_examples() + 32, True), (series_examples(), False), (None, False)):
+        runs.write_text(json.dumps([{**run, "examples": examples} if examples else run]))
+        line = recorded_minutes("02_grounding", runs).splitlines()[1]
+        assert ("a series of" in line) == marked, line
+        if marked:
+            assert f"a series of {examples:,} examples, today's {series_examples():,}]" in line
+
+
 def test_the_recorded_demo_runs_are_well_formed():
     runs = json.loads(DEMO_RUNS.read_text())
     assert {run["machine"]["kind"] for run in runs} <= set(MACHINE_KINDS)
     for run in runs:
         assert set(run["minutes"]) <= set(NOTEBOOK_STAGE) and all(m > 0 for m in run["minutes"].values())
         assert set(run.get("quick", {})) <= set(run["minutes"]) and len(run["commit"]) >= 7
+        assert isinstance(run["examples"], int) and run["examples"] > 0, run["commit"]
 
 
 def test_an_earlier_runs_summary_is_gone_while_the_series_runs(tmp_path, monkeypatch):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from vlmkit.train.profiles import load_profile
+from vlmkit.train.profiles import load_profile, smoke_mode
+from vlmkit.train.recipes import series_examples
 from vlmkit.train.stages import RESULTS_FILE, stage_dir
 from vlmkit.train.trainer import cpu_has_bf16, resolve_mixed_precision
 
@@ -71,8 +72,10 @@ def run_series(notebook_dir: Path, out: Path, quick: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("summary.json", "summary.md"):  # an earlier run's, beside this run's notebooks (make book)
         (out / stale).unlink(missing_ok=True)
-    summary = {"profile": load_profile(announce=False).name, "quick": quick, "commit": _commit(notebook_dir),
-               "machine": machine(), "arithmetic": resolve_mixed_precision("auto")[0], "notebooks": []}
+    profile = load_profile(announce=False).name
+    summary = {"profile": profile, "quick": quick, "commit": _commit(notebook_dir), "machine": machine(),
+               "arithmetic": resolve_mixed_precision("auto")[0],
+               "examples": series_examples(profile, smoke=smoke_mode(), quick=quick), "notebooks": []}
     for nb in notebooks:
         stage = NOTEBOOK_STAGE.get(nb.stem)
         results = stage_dir(stage, quick=quick) / RESULTS_FILE if stage else None
@@ -95,9 +98,9 @@ def run_series(notebook_dir: Path, out: Path, quick: bool = False) -> dict:
 def recorded_minutes(notebook: str, runs_file: Path = DEMO_RUNS) -> str:
     """What ``notebook`` took in the latest recorded ``make demo`` on each machine kind (and the
     quick recipe's minutes and scores where recorded), as lines to print; this machine's kind
-    is marked."""
+    is marked, and so is a run of a series of another length than today's recipes."""
     runs = json.loads(runs_file.read_text())
-    here = machine()["kind"]
+    here, today = machine()["kind"], series_examples()
     lines = [f"{notebook} in the latest recorded `make demo` of each machine kind (this machine: {here}):"]
     for kind in MACHINE_KINDS:
         run = next((r for r in runs if r["machine"]["kind"] == kind and notebook in r["minutes"]), None)
@@ -109,7 +112,9 @@ def recorded_minutes(notebook: str, runs_file: Path = DEMO_RUNS) -> str:
         if quick:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in quick["metrics"].items())
             text += f"; quick recipe {quick['minutes']:.1f} min ({shown})"
-        lines.append(f"{text}   [{run['machine']['name']}, {run['machine']['threads']} threads, commit {run['commit']}]")
+        other = run.get("examples", today) != today
+        longer = f", a series of {run['examples']:,} examples, today's {today:,}" if other else ""
+        lines.append(f"{text}   [{run['machine']['name']}, {run['machine']['threads']} threads, commit {run['commit']}{longer}]")
     return "\n".join(lines)
 
 
