@@ -67,7 +67,8 @@ def test_smoke_mode_shrinks_every_recipe_and_keeps_the_rest(monkeypatch):
 def test_train_config_carries_the_recipe():
     config = GroundRecipe(steps=1000, lr=1e-3, evaluations=4, first_token_steps=100, warmup_steps=500).train_config()
     assert (config.steps, config.lr, config.eval_every, config.first_token_steps) == (1000, 1e-3, 250, 100)
-    assert GroundRecipe(steps=9500, evaluations=8).train_config().eval_every == 1188  # not 1187: see Recipe.eval_every
+    assert GroundRecipe(steps=9500, evaluations=8).train_config().eval_every == 1188  # not 1187: see Recipe.evaluation_interval
+    assert GroundRecipe(steps=6000, evaluations=7).train_config().eval_every == 858  # its docstring's example
     assert config.warmup_steps == 200  # at most a fifth of the steps
     assert SegmentRecipe(steps=10).train_config(seed=3).seed == 3
     # a caller's TrainConfig fields win over what the recipe derives (the learning benchmark

@@ -69,8 +69,8 @@ class Recipe(TrainConfig):
 
     def evaluation_interval(self) -> int:
         """Steps between held-out evaluations, rounded up so that there are at most
-        ``evaluations``, the last at the end (9500 steps, 8 evaluations: every 1188, since 1187
-        would add a ninth just before the final one). Without ``evaluations``: ``eval_every``."""
+        ``evaluations``, the last at the end (6000 steps, 7 evaluations: every 858, since 857
+        would add an eighth just before the final one). Without ``evaluations``: ``eval_every``."""
         return math.ceil(self.steps / self.evaluations) if self.evaluations else self.eval_every
 
     def examples(self) -> int:
