@@ -32,6 +32,9 @@ def run_entry(summary: dict, quick: dict | None = None) -> dict:
             raise ValueError(f"{name} used the {run.get('profile')!r} profile; the notebooks print the tiny series'")
         if not run.get("commit") or run["commit"].endswith("+changes"):
             raise ValueError(f"{name} was of {run.get('commit') or 'no commit'}: record runs of a committed tree")
+    if not isinstance(summary.get("examples"), int):
+        raise ValueError("the run's summary does not name its series' training examples (vlmkit.series writes them): "
+                         "add 'examples', vlmkit.train.recipes.series_examples() at its commit")
     if summary.get("quick"):
         raise ValueError("the run is of the quick recipes: give it with --quick, beside a run of the series' recipes")
     if quick is not None and (quick["machine"]["kind"] != summary["machine"]["kind"] or not quick.get("quick")):

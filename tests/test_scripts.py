@@ -408,6 +408,7 @@ def test_a_demo_run_replaces_the_recorded_run_of_its_machine_kind(tmp_path):
     (_summary(commit="abc1234+changes"), None, "record runs of a committed tree"),
     (_summary(profile="full"), None, "'full' profile"),
     (_summary(quick=True), None, "give it with --quick"),
+    ({**_summary(), "examples": None}, None, "does not name its series' training examples"),
     (_summary(), _summary(quick=True, kind="CPU with AMX"), "same kind of machine"),
 ])
 def test_runs_that_are_not_the_tiny_series_on_a_commit_are_refused(summary, quick, message):
