@@ -41,7 +41,7 @@ def run_entry(summary: dict, quick: dict | None = None) -> dict:
         raise ValueError("--quick must be a quick run (vlmkit.series --quick) on the same kind of machine")
     minutes = {Path(e["notebook"]).stem: e["minutes"] for e in summary["notebooks"]}
     entry = {"commit": summary["commit"], "machine": summary["machine"], "arithmetic": summary.get("arithmetic"),
-             "examples": summary.get("examples"), "minutes": minutes, "quick": {}}
+             "examples": summary["examples"], "minutes": minutes, "quick": {}}
     for e in (quick or {}).get("notebooks", []):
         name, metrics = Path(e["notebook"]).stem, e.get("results", {}).get("metrics", {})
         entry["quick"][name] = {"minutes": e["minutes"],

@@ -112,9 +112,9 @@ def recorded_minutes(notebook: str, runs_file: Path = DEMO_RUNS) -> str:
         if quick:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in quick["metrics"].items())
             text += f"; quick recipe {quick['minutes']:.1f} min ({shown})"
-        other = run.get("examples", today) != today
-        longer = f", a series of {run['examples']:,} examples, today's {today:,}" if other else ""
-        lines.append(f"{text}   [{run['machine']['name']}, {run['machine']['threads']} threads, commit {run['commit']}{longer}]")
+        other_length = run.get("examples", today) != today
+        length = f", a series of {run['examples']:,} examples, today's {today:,}" if other_length else ""
+        lines.append(f"{text}   [{run['machine']['name']}, {run['machine']['threads']} threads, commit {run['commit']}{length}]")
     return "\n".join(lines)
 
 
