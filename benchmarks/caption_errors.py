@@ -7,7 +7,7 @@ Each held-out scene is captioned (greedy), the caption read back into objects
 (``vlmkit.data.shapeworld.language.read_caption``) and compared with the scene's: in how many
 captions the shapes named differ from the scene's (as a multiset: a caption naming the right
 shapes in another order is not counted), the sizes, the colours, the number of objects, the
-right attributes wrongly paired, a wrong region, and how many are exact. Object F1 says how much is wrong; this
+right attributes wrongly paired, and how many are exact. Object F1 says how much is wrong; this
 says what. docs/experiments/captioning.md has the measurements.
 """
 
@@ -29,7 +29,7 @@ def _described(obj: NamedObject) -> tuple[str, str, str]:
 def caption_errors(predicted: list[NamedObject] | None, truth: list[NamedObject]) -> set[str]:
     """What ``predicted`` (a caption read back, ``None`` outside the grammar) gets wrong of ``truth``:
     "unparsed"; else any of "count", "size", "colour", "shape" (multisets that differ); else
-    "pairing" (the right attributes wrongly combined) or "region"; empty when it is exact."""
+    "pairing" (the right attributes wrongly combined); empty when it is exact."""
     if predicted is None:
         return {"unparsed"}
     wrong = {attribute for attribute in ("size", "colour", "shape")
@@ -40,9 +40,7 @@ def caption_errors(predicted: list[NamedObject] | None, truth: list[NamedObject]
         return wrong
     if Counter(map(_described, predicted)) != Counter(map(_described, truth)):
         return {"pairing"}  # e.g. "a red square and a blue circle" for a blue square and a red circle
-    # the same objects: a region it names is wrong if no object of that description is there
-    placed = {(*_described(t), t.region) for t in truth}
-    return {"region"} if any(o.region and (*_described(o), o.region) not in placed for o in predicted) else set()
+    return set()
 
 
 def main() -> None:
@@ -58,7 +56,7 @@ def main() -> None:
         errors.update(caption_errors(read_caption(answer), caption_truth(example.row["captions"])) or {"exact"})
     print(f"{args.checkpoint}: object F1 {result.metrics['object_f1']:.3f}, exact {result.metrics['exact']:.3f} "
           f"on {len(result.answers)} held-out scenes")
-    for what in ("exact", "shape", "size", "colour", "count", "pairing", "region", "unparsed"):
+    for what in ("exact", "shape", "size", "colour", "count", "pairing", "unparsed"):
         print(f"  {what:>8}: {errors[what]} captions")
 
 

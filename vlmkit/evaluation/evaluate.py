@@ -239,10 +239,9 @@ def captions_of_other_scenes(result: Scored) -> dict[str, float]:
 
 
 def caption_truth(references: Sequence[str]) -> list[NamedObject] | None:
-    """The objects a scene holds, read from its reference captions (the one naming the most
-    regions); ``None`` when no reference is in ShapeWorld's grammar (real photos)."""
-    read = [objects for objects in map(read_caption, references) if objects is not None]
-    return max(read, key=lambda objects: sum(o.region is not None for o in objects)) if read else None
+    """The objects a scene holds, read from the first of its reference captions in ShapeWorld's
+    grammar; ``None`` when none is (real photos)."""
+    return next((objects for objects in map(read_caption, references) if objects is not None), None)
 
 
 def evaluate_description(model: MiniVLM, rows: Sequence[dict], world=None, batch_size: int = EVAL_BATCH,

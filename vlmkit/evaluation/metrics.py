@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -159,17 +160,10 @@ def caption_object_metrics(predictions: Sequence[list[NamedObject] | None],
 
 def _object_scores(predicted: list[NamedObject] | None, truth: list[NamedObject]) -> tuple[float, ...]:
     """(precision, recall, F1, exact) of one caption. A named object matches an unmatched true one
-    of the same size, colour and shape, and region where it names one; those naming a region
-    are matched first, so an unplaced name never takes the only object a placed one fits."""
+    of the same size, colour and shape."""
     if not predicted:
         return 0.0, 0.0, 0.0, 0.0
-    unmatched, matched = list(truth), 0
-    for obj in sorted(predicted, key=lambda o: o.region is None):
-        fit = next((t for t in unmatched if (t.size, t.colour, t.shape) == (obj.size, obj.colour, obj.shape)
-                    and obj.region in (None, t.region)), None)
-        if fit is not None:
-            unmatched.remove(fit)
-            matched += 1
+    matched = sum((Counter(predicted) & Counter(truth)).values())
     precision, recall = matched / len(predicted), matched / len(truth)
     f1 = 2 * precision * recall / (precision + recall) if matched else 0.0
     return precision, recall, f1, float(matched == len(predicted) == len(truth))

@@ -236,10 +236,11 @@ FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, visio
 STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined", "05_your_data")
 
 RECIPES: dict[str, dict[str, Recipe]] = {
-    # 02-04 hold their rate until their last fifth (decay_steps), which is what let them be this
-    # short: docs/experiments/shorter_series.md
+    # every stage holds its rate until its last fifth (decay_steps): what let 02-04 be this short
+    # (docs/experiments/shorter_series.md) and 01's captions be right in 3000 steps
+    # (docs/experiments/captioning.md#one-phrasing-and-a-constant-rate-captions-right-in-3000-steps)
     "tiny": {
-        "01_captioning": CaptionRecipe(steps=1500, lr=5e-4, eval_size=100),
+        "01_captioning": CaptionRecipe(steps=3000, decay_steps=600, lr=5e-4, eval_size=100),
         "02_grounding": GroundRecipe(steps=6000, decay_steps=1200, lr=5e-4, evaluations=5, eval_size=300,
                                      attribute_pair_steps=1500, first_token_steps=1000, examples_per_scene=2,
                                      scenes=32000),
