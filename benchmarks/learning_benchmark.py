@@ -9,7 +9,7 @@ how far a run gets (docs/experiments/binding.md#colour-binding).
     python benchmarks/learning_benchmark.py                       # the tiny recipes of vlmkit.train.recipes
     python benchmarks/learning_benchmark.py --set steps=8000 --config lm_heads=4   # a variant
     python benchmarks/learning_benchmark.py --caption-checkpoint RUN/caption     # ground a captioner of an earlier run
-    python benchmarks/learning_benchmark.py --caption-set steps=1500 --set steps=6000 decay_steps=1200  # shorter, constant rate
+    python benchmarks/learning_benchmark.py --caption-set steps=1500 decay_steps=300   # notebook 01 half as long
     python benchmarks/learning_benchmark.py --mixed-precision no --weight-noise 0.003  # fp32, weights jittered
 
 ``--weight-noise S`` asks whether noise alone does what bf16's rounding does to fp32 training
@@ -18,7 +18,7 @@ is multiplied by 1 + S x N(0, 1) for that step's forward and backward pass (the 
 at the jittered weights, the update applied to the plain ones).
 
 The recipe comes from :mod:`vlmkit.train.recipes` (``--set``/``--caption-set`` change its fields,
-checked against them) and the model from the tiny config (``--config``). About 22 minutes of
+checked against them) and the model from the tiny config (``--config``). About 20 minutes of
 training on 2 CPU cores.
 """
 

@@ -236,7 +236,7 @@ FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, visio
 STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined", "05_your_data")
 
 RECIPES: dict[str, dict[str, Recipe]] = {
-    # every stage holds its rate until its last fifth (decay_steps): what let 02-04 be this short
+    # 01-04 hold their rate until their last fifth (decay_steps): what let 02-04 be this short
     # (docs/experiments/shorter_series.md) and 01's captions be right in 3000 steps
     # (docs/experiments/captioning.md#one-phrasing-and-a-constant-rate-captions-right-in-3000-steps)
     "tiny": {

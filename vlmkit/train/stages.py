@@ -79,11 +79,11 @@ def previous_stage(name: str, stand_in: Callable[[], MiniVLM], quick: bool = Fal
 
 
 def short_captioning_model(profile: str | Profile = "tiny", **config_overrides) -> MiniVLM:
-    """A fresh model trained for a quarter of the captioning recipe's steps: the stand-in for
-    a missing stage 01."""
+    """A fresh model trained for a quarter of the captioning recipe's steps (and of its decay):
+    the stand-in for a missing stage 01."""
     profile = load_profile(profile, announce=False)
     recipe = profile.recipe("01_captioning")
-    recipe = recipe.with_overrides({"steps": max(recipe.steps // 4, 1)})
+    recipe = recipe.with_overrides({"steps": max(recipe.steps // 4, 1), "decay_steps": recipe.decay_steps // 4})
     model = profile.new_model(**config_overrides)
     Trainer(model, profile.training_stream("caption", model.codec, recipe), recipe.train_config()).train()
     return model

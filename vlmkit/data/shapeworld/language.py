@@ -258,9 +258,9 @@ def _join(items: list[str]) -> str:
 
 
 def captions(scene: Scene) -> list[str]:
-    """The scene's caption: its objects left to right, in one phrasing. (Three interchangeable
-    phrasings, one drawn per example, cost the tiny model more examples to name objects right:
-    docs/experiments/captioning.md#one-phrasing-and-a-constant-rate-captions-right-in-3000-steps.)"""
+    """The scene's caption: its objects left to right, in one phrasing. (With three interchangeable
+    phrasings, one drawn per example, the tiny model named objects right later and placed some in
+    wrong regions: docs/experiments/captioning.md#one-phrasing-and-a-constant-rate-captions-right-in-3000-steps.)"""
     objs = sorted(scene.objects, key=lambda o: o.center[0])
     return [_join([_article(f"{o.size} {o.colour} {o.shape}") for o in objs])]
 
