@@ -22,10 +22,6 @@ from vlmkit.storage.checkpoint import load_model
 from vlmkit.train.profiles import load_profile
 
 
-def _described(obj: NamedObject) -> tuple[str, str, str]:
-    return obj.size, obj.colour, obj.shape
-
-
 def caption_errors(predicted: list[NamedObject] | None, truth: list[NamedObject]) -> set[str]:
     """What ``predicted`` (a caption read back, ``None`` outside the grammar) gets wrong of ``truth``:
     "unparsed"; else any of "count", "size", "colour", "shape" (multisets that differ); else
@@ -38,7 +34,7 @@ def caption_errors(predicted: list[NamedObject] | None, truth: list[NamedObject]
         wrong.add("count")
     if wrong:
         return wrong
-    if Counter(map(_described, predicted)) != Counter(map(_described, truth)):
+    if Counter(predicted) != Counter(truth):
         return {"pairing"}  # e.g. "a red square and a blue circle" for a blue square and a red circle
     return set()
 

@@ -79,11 +79,10 @@ def previous_stage(name: str, stand_in: Callable[[], MiniVLM], quick: bool = Fal
 
 
 def short_captioning_model(profile: str | Profile = "tiny", **config_overrides) -> MiniVLM:
-    """A fresh model trained for a quarter of the captioning recipe's steps (and of its decay):
+    """A fresh model trained on the quick captioning recipe (a quarter of its steps and decay):
     the stand-in for a missing stage 01."""
     profile = load_profile(profile, announce=False)
-    recipe = profile.recipe("01_captioning")
-    recipe = recipe.with_overrides({"steps": max(recipe.steps // 4, 1), "decay_steps": recipe.decay_steps // 4})
+    recipe = profile.recipe("01_captioning", quick=True)
     model = profile.new_model(**config_overrides)
     Trainer(model, profile.training_stream("caption", model.codec, recipe), recipe.train_config()).train()
     return model
