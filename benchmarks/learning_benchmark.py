@@ -106,6 +106,8 @@ def main() -> None:
     model = (load_model(args.caption_checkpoint) if args.caption_checkpoint
              else new_model("tiny", **parse_assignments(args.config)))
     print(f"recipe: {recipe}")
+    if not args.caption_checkpoint:
+        print(f"caption recipe: {caption_recipe}")
     print(f"parameters: {model.num_parameters()}; image tokens: {model.num_image_tokens}")
 
     def jitter(trainer: Trainer) -> None:

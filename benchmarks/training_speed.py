@@ -17,11 +17,12 @@ processor) or to 384 tokens (what the tutorial this project grew from does), tim
 alternating rounds, as samples a second and their ratio. ``scaling``: milliseconds a step and
 samples a second at batch 8, 32, 64 and 128 (dynamic padding), and at batch 32 padded to 64,
 128, 256 and 384 tokens, so a learner sees what a bigger machine buys. ``optimizer``: torch's
-three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused``) from the
-same weights on the same batches: the optimizer step alone (the steady number: whole steps
-drift between rounds by more than the optimizer's share), whole steps in alternating rounds,
-and whether the weights afterwards equal the for-loop's bit for bit (the demo's runs repeat
-to the digit only if they do). ``precision``: bf16 autocast, fp32 rounded as fp16 autocast
+three AdamW implementations (the for-loop the Trainer uses, ``foreach``, ``fused``) and Muon on
+the hidden matrices with AdamW on the rest (``optimizer="muon"``) from the same weights on the
+same batches: the optimizer step alone (the steady number: whole steps drift between rounds by
+more than the optimizer's share), whole steps in alternating rounds, and whether the AdamW
+weights afterwards equal the for-loop's bit for bit (the demo's runs repeat to the digit only if
+they do). ``precision``: bf16 autocast, fp32 rounded as fp16 autocast
 rounds (``vlmkit.train.rounding``, a T4's stand-in) and plain fp32, in alternating rounds, and what
 ``mixed_precision="auto"`` chooses on this CPU. ``compile`` (not run by default): the model
 eager against ``torch.compile(model)`` (inductor unless ``--compile-backend``), the same weights
@@ -45,12 +46,14 @@ import torch.nn.functional as F
 from vlmkit.text.processor import IGNORE_INDEX, Processor
 from vlmkit.train.rounding import Rounding
 from vlmkit.train.profiles import new_model
+from vlmkit.train.optimizer import build_optimizer
 from vlmkit.train.recipes import parse_assignments
 from vlmkit.train.streams import multi_object_world, shapeworld_stream
 from vlmkit.train.trainer import TrainConfig, Trainer, resolve_mixed_precision
 
 TUTORIAL_LENGTH = 384  # the source tutorial pads every training example to this many tokens
 ADAMW = {"for-loop (Trainer)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+MUON = "Muon + AdamW"  # TrainConfig(optimizer="muon"): a different update, so its weights are not compared
 PRECISIONS = {"bf16 autocast": "bf16", "fp16-rounded fp32": "fp16-rounded", "fp32": "no"}  # name -> Trainer's
 ARITHMETIC = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16), "fp16-rounded": lambda: Rounding(torch.float16),
               "no": contextlib.nullcontext}  # what the Trainer runs a forward pass in, on a CPU
@@ -150,32 +153,42 @@ def time_scaling(args, stream) -> None:
         print(f"  {32:>5} | {length:>6} | {ms:>9.0f} | {1000 * 32 / ms:9.1f}")
 
 
+def make_optimizer(name: str, model) -> torch.optim.Optimizer:
+    """One of the contenders of the ``optimizer`` section (a key of ADAMW, or MUON) over ``model``."""
+    if name == MUON:
+        groups = [{"params": list(model.parameters()), "lr": 5e-4, "weight_decay": 0.01}]
+        return build_optimizer(groups, model, "muon", lr=5e-4, muon_lr_scale=2.0)
+    return torch.optim.AdamW(model.parameters(), lr=5e-4, **ADAMW[name])
+
+
 def time_optimizers(args, stream) -> None:
     start = new_model("tiny")
     batches = batches_of(stream, Processor.for_model(start), args.batch_size, 8)
-    models = {name: copy.deepcopy(start) for name in ADAMW}
-    optimizers = {name: torch.optim.AdamW(models[name].parameters(), lr=5e-4, **kw) for name, kw in ADAMW.items()}
+    names = [*ADAMW, MUON]
+    models = {name: copy.deepcopy(start) for name in names}
+    optimizers = {name: make_optimizer(name, models[name]) for name in names}
     alone = {}
-    for name, kw in ADAMW.items():  # on a copy, so the timed models stay in step
+    for name in names:  # on a copy, so the timed models stay in step
         model = copy.deepcopy(start)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, **kw)
+        optimizer = make_optimizer(name, model)
         model(**batches[0]).loss.backward()
         optimizer.step()
         begin = time.perf_counter()
         for _ in range(args.padding_steps):
             optimizer.step()
         alone[name] = 1000 * (time.perf_counter() - begin) / args.padding_steps
-    rounds = {name: [] for name in ADAMW}
+    rounds = {name: [] for name in names}
     for _ in range(args.rounds):
-        for name in ADAMW:
+        for name in names:
             rounds[name].append(step_ms(models[name], batches, args.padding_steps, optimizers[name]))
     weights = {name: torch.cat([p.detach().flatten() for p in m.parameters()]) for name, m in models.items()}
     reference = weights[next(iter(ADAMW))]
     steps = args.rounds * args.padding_steps
     for name, ms in rounds.items():
         gap = (weights[name] - reference).abs().max().item()
-        same = "identical to the for-loop's" if gap == 0 else f"up to {gap:.1e} from the for-loop's"
-        print(f"  {name:<18}: AdamW step {alone[name]:5.2f} ms; whole step {np.mean(ms):5.1f} ms (rounds "
+        same = ("another update" if name == MUON else
+                "identical to the for-loop's" if gap == 0 else f"up to {gap:.1e} from the for-loop's")
+        print(f"  {name:<18}: optimizer step {alone[name]:5.2f} ms; whole step {np.mean(ms):5.1f} ms (rounds "
               f"{' '.join(f'{m:.0f}' for m in ms)}); weights after {steps} steps {same}")
 
 
@@ -266,7 +279,7 @@ def main() -> None:
         print("model steps, by batch size (dynamic padding) and by padded length (batch 32):")
         time_scaling(args, stream)
     if "optimizer" in args.sections:
-        print(f"AdamW implementations, batch {args.batch_size}, the same start and batches:")
+        print(f"AdamW implementations and Muon, batch {args.batch_size}, the same start and batches:")
         time_optimizers(args, stream)
     if "precision" in args.sections:
         print(f"bf16 autocast, fp16-rounded fp32 and fp32, batch {args.batch_size}, the same start and batches:")

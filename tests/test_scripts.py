@@ -173,7 +173,7 @@ def test_padding_to_the_tutorials_length_adds_only_ignored_positions():
         speed.padded_to(batch, 2, pad_id=0)
 
 
-def test_the_optimizer_section_compares_each_adamw_with_the_trainers(capsys):
+def test_the_optimizer_section_compares_each_adamw_with_the_trainers_and_times_muon(capsys):
     speed = _script("training_speed")
     from argparse import Namespace
 
@@ -183,9 +183,10 @@ def test_the_optimizer_section_compares_each_adamw_with_the_trainers(capsys):
     stream = shapeworld_stream("ground", new_model("tiny").codec)
     speed.time_optimizers(Namespace(batch_size=2, padding_steps=2, rounds=1), stream)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split(":")[0].strip() for line in lines] == list(speed.ADAMW)
+    assert [line.split(":")[0].strip() for line in lines] == [*speed.ADAMW, speed.MUON]
     assert "weights after 2 steps identical to the for-loop's" in lines[0]  # the reference itself
-    assert all("AdamW step" in line and "whole step" in line for line in lines)
+    assert lines[-1].endswith("weights after 2 steps another update")
+    assert all("optimizer step" in line and "whole step" in line for line in lines)
 
 
 def test_the_precision_section_times_each_and_names_autos_choice(capsys):

@@ -29,9 +29,10 @@ def _fresh():
     return model, curriculum_stream("ground", model.codec, single_object_examples=8)
 
 
-@pytest.mark.parametrize("precision", ["no", "bf16", "fp16-rounded"])
-def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, precision):
-    config = replace(CONFIG, mixed_precision=precision)
+@pytest.mark.parametrize("precision, optimizer", [("no", "adamw"), ("bf16", "adamw"), ("fp16-rounded", "adamw"),
+                                                  ("no", "muon"), ("fp16-rounded", "muon")])
+def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path, precision, optimizer):
+    config = replace(CONFIG, mixed_precision=precision, optimizer=optimizer)
     model, stream = _fresh()
     Trainer(model, stream, config).train()
     straight = model.state_dict()

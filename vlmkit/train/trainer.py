@@ -36,6 +36,7 @@ from vlmkit.storage.checkpoint import (CheckpointError, check_replaceable, load_
 from vlmkit.text.processor import Processor
 from vlmkit.text.tasks import Stream
 from vlmkit.train.batches import MicroBatches, batch_loader
+from vlmkit.train.optimizer import build_optimizer
 from vlmkit.train.rounding import ROUNDED_PRECISIONS, Rounding
 
 
@@ -48,6 +49,10 @@ class TrainConfig:
     grad_accum: int = 1
     lr: float = 2e-3
     weight_decay: float = 0.01
+    # "adamw", or "muon": Muon on the hidden weight matrices, at muon_lr_scale x their part's rate,
+    # AdamW on the rest (vlmkit.train.optimizer)
+    optimizer: str = "adamw"
+    muon_lr_scale: float = 1.0
     warmup_steps: int = 50
     # 0: cosine decay from the end of warm-up to the last step. >0: the rate stays at lr until
     # the last decay_steps, which decay it (warmup-stable-decay), so a shorter run is not also
@@ -231,6 +236,9 @@ class Trainer:
         if config.progress:
             print(f"mixed precision: {self.precision} ({why}); batch {config.batch_size} x {config.grad_accum} "
                   f"accumulated = {config.batch_size * config.grad_accum} per step")
+            if config.optimizer == "muon":
+                print(f"optimizer: Muon on the hidden weight matrices at {config.muon_lr_scale:g}x the rate, AdamW on "
+                      "the rest")
         launched = int(os.environ.get("WORLD_SIZE", "1"))
         if launched > 1 and self.accelerator.num_processes == 1:
             raise RuntimeError(f"launched as {launched} processes (WORLD_SIZE) but accelerate sees one, so each "
@@ -249,7 +257,8 @@ class Trainer:
             params = [p for p in model.parameters() if p.requires_grad and belongs(p)]
             groups += [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay, "lr": lr},
                        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
-        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr)
+        optimizer = build_optimizer([g for g in groups if g["params"]], model, config.optimizer, config.lr,
+                                    config.muon_lr_scale)
         # Not prepared by accelerate: its wrapper steps once per process, and our schedule
         # counts optimizer steps, which every process takes together.
         if config.decay_steps:
