@@ -54,3 +54,11 @@ def test_unknown_optimizers_and_foreign_states_are_refused():
         muon.load_state_dict(adamw.state_dict())
     with pytest.raises(ValueError, match="a 'muon' key"):
         MuonWithAdamW(groups, lr=1e-3)
+
+
+def test_muon_on_a_torch_without_it_says_what_to_install(monkeypatch):
+    model = _model()
+    monkeypatch.delattr(torch.optim, "Muon")
+    groups = [{"params": list(model.parameters()), "lr": 1e-3, "weight_decay": 0.0}]
+    with pytest.raises(RuntimeError, match=r"needs torch.optim.Muon.*constraints.txt.*optimizer='adamw'"):
+        build_optimizer(groups, model, "muon", lr=1e-3)
