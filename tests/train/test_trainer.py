@@ -239,6 +239,8 @@ def test_per_part_learning_rates_and_a_frozen_vision_encoder():
         Trainer(model, stream, replace(CONFIG, vision_lr_scale=-1.0))
     with pytest.raises(ValueError, match="lm_lr_scale is a share of lr"):
         Trainer(model, stream, replace(CONFIG, lm_lr_scale=-0.5))
+    with pytest.raises(ValueError, match="muon_lr_scale is a share of lr"):
+        Trainer(model, stream, replace(CONFIG, optimizer="muon", muon_lr_scale=-2.0))
 
 
 @pytest.mark.parametrize("precision", ["no", "fp16-rounded"])

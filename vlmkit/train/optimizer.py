@@ -20,7 +20,7 @@ OPTIMIZERS = ("adamw", "muon")
 def hidden_matrices(model: nn.Module) -> set[int]:
     """ids of the parameters Muon trains: the 2-D weights of the vision encoder, the projector and
     the language model's layers; not the token embeddings, the output layer or the box head."""
-    outer = [model.lm.get_input_embeddings(), model.lm.get_output_embeddings(), getattr(model, "box_head", None)]
+    outer = [model.lm.get_input_embeddings(), model.lm.get_output_embeddings(), model.box_head]
     excluded = {id(p) for part in outer if part is not None for p in part.parameters()}
     return {id(p) for p in model.parameters() if p.ndim == 2 and id(p) not in excluded}
 

@@ -183,7 +183,7 @@ def prepare_model(model: MiniVLM, config: TrainConfig, precision: str = "no") ->
     """What ``config`` asks of the model before its optimizer exists: LoRA adapters, frozen
     parts (a learning-rate share of 0), gradient checkpointing (in ``precision``, the resolved
     one: an fp16-rounded run's recomputed forward must be rounded as the first was)."""
-    for name in ("vision_lr_scale", "lm_lr_scale"):
+    for name in ("vision_lr_scale", "lm_lr_scale", "muon_lr_scale"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} is a share of lr, at least 0; got {getattr(config, name)}")
     if config.objective not in ("tokens", "box"):
