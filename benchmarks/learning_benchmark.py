@@ -9,7 +9,7 @@ how far a run gets (docs/experiments/binding.md#colour-binding).
     python benchmarks/learning_benchmark.py                       # the tiny recipes of vlmkit.train.recipes
     python benchmarks/learning_benchmark.py --set steps=8000 --config lm_heads=4   # a variant
     python benchmarks/learning_benchmark.py --caption-checkpoint RUN/caption     # ground a captioner of an earlier run
-    python benchmarks/learning_benchmark.py --caption-set steps=1500 decay_steps=300   # notebook 01 half as long
+    python benchmarks/learning_benchmark.py --caption-set steps=1000 decay_steps=200   # notebook 01 half as long
     python benchmarks/learning_benchmark.py --mixed-precision no --weight-noise 0.003  # fp32, weights jittered
 
 ``--weight-noise S`` asks whether noise alone does what bf16's rounding does to fp32 training
