@@ -233,23 +233,25 @@ class DataRecipe(Recipe):
 FULL_COMMON = dict(batch_size=16, grad_accum=4, lr=5e-3, lm_lr_scale=0.01, vision_lr_scale=0.01, warmup_steps=500,
                    data_workers=4)
 
+# the tiny recipes' optimizer: Muon on the hidden matrices at twice the rate (docs/experiments/optimizer.md)
+TINY_MUON = dict(optimizer="muon", muon_lr_scale=2.0)
+
 STAGES = ("01_captioning", "02_grounding", "03_segmentation", "04_combined", "05_your_data")
 
 RECIPES: dict[str, dict[str, Recipe]] = {
     # 01-04 hold their rate until their last fifth (decay_steps): what let 02-04 be this short
-    # (docs/experiments/shorter_series.md); Muon on the hidden matrices (optimizer="muon", at twice
-    # the rate but in 03) learns each stage in a third to half fewer examples than AdamW
+    # (docs/experiments/shorter_series.md); Muon on the hidden matrices (TINY_MUON; in 03 at the rate
+    # itself, already 1e-3) learns each stage in a third to half fewer examples than AdamW
     # (docs/experiments/optimizer.md)
     "tiny": {
-        "01_captioning": CaptionRecipe(steps=2000, decay_steps=400, lr=5e-4, optimizer="muon", muon_lr_scale=2.0,
-                                       eval_size=100),
-        "02_grounding": GroundRecipe(steps=4000, decay_steps=800, lr=5e-4, optimizer="muon", muon_lr_scale=2.0,
+        "01_captioning": CaptionRecipe(steps=2000, decay_steps=400, lr=5e-4, **TINY_MUON, eval_size=100),
+        "02_grounding": GroundRecipe(steps=4000, decay_steps=800, lr=5e-4, **TINY_MUON,
                                      evaluations=4, eval_size=300, attribute_pair_steps=1500, first_token_steps=1000,
                                      examples_per_scene=2, scenes=32000),
-        "03_segmentation": SegmentRecipe(steps=1500, decay_steps=300, lr=1e-3, optimizer="muon", evaluations=4,
-                                         eval_size=200, scenes=32000),
-        "04_combined": CombinedRecipe(steps=850, decay_steps=170, lr=5e-4, optimizer="muon", muon_lr_scale=2.0,
-                                      warmup_steps=100, eval_size=150),
+        "03_segmentation": SegmentRecipe(steps=1500, decay_steps=300, lr=1e-3, **{**TINY_MUON, "muon_lr_scale": 1.0},
+                                         evaluations=4, eval_size=200, scenes=32000),
+        "04_combined": CombinedRecipe(steps=850, decay_steps=170, lr=5e-4, **TINY_MUON, warmup_steps=100,
+                                      eval_size=150),
         "05_your_data": DataRecipe(steps=300, lr=3e-4, warmup_steps=30, evaluations=3, eval_size=150),
     },
     "full": {
